@@ -1,0 +1,1 @@
+"""Model backends and answer parsers (ROS-free)."""

@@ -1,0 +1,227 @@
+"""ROS-free approximate-time pairing of colour + depth, and a ring of the recent synced frames.
+
+Kept out of the node so it is testable without a graph and so subscription callbacks only do a
+few list operations under one lock. Messages are opaque: nothing here converts or inspects them.
+
+Matching rule: a message is paired as soon as the other stream holds an unpaired message within
+``slop_s`` of it, choosing the nearest one. Because every add restores the invariant "no two
+unpaired messages lie within slop of each other", that greedy choice is the nearest partner.
+Colour and depth may interleave in any order (one stream may run several frames ahead). Within
+one stream, stamps are expected to rise: a message whose stamp + slop is older than the newest
+stamp of the other stream can then never be paired and is dropped, so a message arriving late
+within its own stream is tolerated only within slop. ``queue_size`` bounds the queues regardless.
+"""
+
+from __future__ import annotations
+
+import threading
+from bisect import bisect_left, bisect_right, insort
+from collections import deque
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+C = TypeVar("C")
+D = TypeVar("D")
+I = TypeVar("I")  # noqa: E741 - the brief's name for the camera_info type
+M = TypeVar("M")
+
+
+@dataclass(frozen=True)
+class SyncedSet(Generic[C, D, I]):
+    """One colour message, the depth message paired with it, and the camera_info to use.
+
+    ``stamp_ns`` is the colour stamp: the time the model's pixels were taken.
+    """
+
+    stamp_ns: int
+    color: C
+    depth: D
+    info: I
+
+
+@dataclass(frozen=True)
+class FrameSyncStats:
+    """Counters for diagnostics; ``last_*_stamp_ns`` is None until the first message."""
+
+    color_received: int
+    depth_received: int
+    info_received: int
+    pairs_emitted: int
+    dropped_color: int
+    dropped_depth: int
+    queued_color: int  # still waiting for a partner
+    queued_depth: int
+    buffered: int  # sets in the ring
+    last_color_stamp_ns: int | None
+    last_depth_stamp_ns: int | None
+    last_info_stamp_ns: int | None
+    last_pair_stamp_ns: int | None
+
+
+def _stamp(entry: tuple[int, object]) -> int:
+    return entry[0]
+
+
+def _take_nearest(queue: list[tuple[int, M]], stamp_ns: int, slop_ns: int) -> tuple[int, M] | None:
+    """Remove and return the queued entry nearest to ``stamp_ns`` within slop (earlier on ties)."""
+    i = bisect_left(queue, stamp_ns, key=_stamp)
+    best: int | None = None
+    best_dt = slop_ns + 1
+    for j in (i - 1, i):
+        if 0 <= j < len(queue) and abs(queue[j][0] - stamp_ns) < best_dt:
+            best, best_dt = j, abs(queue[j][0] - stamp_ns)
+    return None if best is None else queue.pop(best)
+
+
+def _prune(queue: list[tuple[int, M]], newest_other_ns: int | None, slop_ns: int, size: int) -> int:
+    """Drop entries that can no longer be paired, then the oldest beyond ``size``; return count."""
+    hopeless = 0
+    if newest_other_ns is not None:
+        hopeless = bisect_left(queue, newest_other_ns - slop_ns, key=_stamp)
+        del queue[:hopeless]
+    excess = max(len(queue) - size, 0)
+    del queue[:excess]
+    return hopeless + excess
+
+
+class FrameSync(Generic[C, D, I]):
+    """Thread-safe approximate-time synchroniser; one lock, one Condition for waiting readers."""
+
+    def __init__(self, slop_s: float = 0.02, ring_size: int = 8, queue_size: int = 10) -> None:
+        if not slop_s >= 0.0:
+            raise ValueError(f"slop_s must be >= 0, got {slop_s}")
+        if ring_size < 1:
+            raise ValueError(f"ring_size must be >= 1, got {ring_size}")
+        if queue_size < 1:
+            raise ValueError(f"queue_size must be >= 1, got {queue_size}")
+        self._slop_ns = round(slop_s * 1e9)
+        self._ring_size = ring_size
+        self._queue_size = queue_size
+        self._lock = threading.Lock()
+        self._new_set = threading.Condition(self._lock)
+        self._reset_locked()
+
+    def _reset_locked(self) -> None:
+        self._colors: list[tuple[int, C]] = []  # unpaired, sorted by stamp
+        self._depths: list[tuple[int, D]] = []
+        self._info: tuple[I] | None = None  # a 1-tuple so that a falsy info still counts
+        # Pairs made before the first camera_info; emitted when it arrives.
+        self._pending: deque[tuple[int, C, D]] = deque(maxlen=self._ring_size)
+        self._ring: deque[SyncedSet[C, D, I]] = deque(maxlen=self._ring_size)
+        self._n_color = self._n_depth = self._n_info = self._n_pairs = 0
+        self._drop_color = self._drop_depth = 0
+        self._last_color: int | None = None
+        self._last_depth: int | None = None
+        self._last_info: int | None = None
+
+    # -- producers (subscription callbacks) ---------------------------------------------------
+
+    def add_color(self, stamp_ns: int, msg: C) -> None:
+        with self._lock:
+            self._n_color += 1
+            self._last_color = (
+                stamp_ns if self._last_color is None else max(self._last_color, stamp_ns)
+            )
+            depth = _take_nearest(self._depths, stamp_ns, self._slop_ns)
+            if depth is None:
+                insort(self._colors, (stamp_ns, msg), key=_stamp)
+            else:
+                self._pair_locked(stamp_ns, msg, depth[1])
+            self._prune_locked()
+
+    def add_depth(self, stamp_ns: int, msg: D) -> None:
+        with self._lock:
+            self._n_depth += 1
+            self._last_depth = (
+                stamp_ns if self._last_depth is None else max(self._last_depth, stamp_ns)
+            )
+            color = _take_nearest(self._colors, stamp_ns, self._slop_ns)
+            if color is None:
+                insort(self._depths, (stamp_ns, msg), key=_stamp)
+            else:
+                self._pair_locked(color[0], color[1], msg)
+            self._prune_locked()
+
+    def add_info(self, stamp_ns: int, msg: I) -> None:
+        """Remember the latest camera_info; the first one releases pairs held back for it."""
+        with self._lock:
+            self._n_info += 1
+            self._last_info = stamp_ns
+            self._info = (msg,)
+            while self._pending:
+                self._emit_locked(*self._pending.popleft(), msg)
+
+    # -- consumers ----------------------------------------------------------------------------
+
+    def latest(self) -> SyncedSet[C, D, I] | None:
+        with self._lock:
+            return self._ring[-1] if self._ring else None
+
+    def select(self, min_stamp_ns: int) -> SyncedSet[C, D, I] | None:
+        """``min_stamp_ns <= 0``: the latest set; else the earliest buffered set at/after it."""
+        with self._lock:
+            return self._select_locked(min_stamp_ns)
+
+    def wait_select(self, min_stamp_ns: int, timeout_s: float) -> SyncedSet[C, D, I] | None:
+        """``select`` that sleeps on the Condition until a matching set exists or time runs out."""
+        with self._lock:
+            self._new_set.wait_for(
+                lambda: self._select_locked(min_stamp_ns) is not None, max(timeout_s, 0.0)
+            )
+            return self._select_locked(min_stamp_ns)
+
+    def stats(self) -> FrameSyncStats:
+        with self._lock:
+            return FrameSyncStats(
+                color_received=self._n_color,
+                depth_received=self._n_depth,
+                info_received=self._n_info,
+                pairs_emitted=self._n_pairs,
+                dropped_color=self._drop_color,
+                dropped_depth=self._drop_depth,
+                queued_color=len(self._colors),
+                queued_depth=len(self._depths),
+                buffered=len(self._ring),
+                last_color_stamp_ns=self._last_color,
+                last_depth_stamp_ns=self._last_depth,
+                last_info_stamp_ns=self._last_info,
+                last_pair_stamp_ns=self._ring[-1].stamp_ns if self._ring else None,
+            )
+
+    def clear(self) -> None:
+        """Drop all queued messages, buffered sets, the info and the counters."""
+        with self._lock:
+            self._reset_locked()
+
+    # -- internals, called with the lock held -------------------------------------------------
+
+    def _select_locked(self, min_stamp_ns: int) -> SyncedSet[C, D, I] | None:
+        if not self._ring:
+            return None
+        if min_stamp_ns <= 0:
+            return self._ring[-1]
+        i = bisect_left([s.stamp_ns for s in self._ring], min_stamp_ns)
+        return self._ring[i] if i < len(self._ring) else None
+
+    def _pair_locked(self, stamp_ns: int, color: C, depth: D) -> None:
+        if self._info is not None:
+            self._emit_locked(stamp_ns, color, depth, self._info[0])
+        else:
+            self._pending.append((stamp_ns, color, depth))
+
+    def _emit_locked(self, stamp_ns: int, color: C, depth: D, info: I) -> None:
+        """Insert into the ring in stamp order; a set older than a full ring is discarded."""
+        self._n_pairs += 1
+        synced = SyncedSet(stamp_ns, color, depth, info)
+        i = bisect_right([s.stamp_ns for s in self._ring], stamp_ns)
+        if len(self._ring) == self._ring_size:
+            if i == 0:
+                return
+            self._ring.popleft()
+            i -= 1
+        self._ring.insert(i, synced)
+        self._new_set.notify_all()
+
+    def _prune_locked(self) -> None:
+        self._drop_color += _prune(self._colors, self._last_depth, self._slop_ns, self._queue_size)
+        self._drop_depth += _prune(self._depths, self._last_color, self._slop_ns, self._queue_size)

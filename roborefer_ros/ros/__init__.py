@@ -1,0 +1,1 @@
+"""The rclpy layer: message conversions, TF adapters, nodes and their parameters."""

@@ -1,0 +1,155 @@
+"""Every status RefPoint can return, provoked on a live graph; the node keeps serving after each."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from roborefer_ros.srv import RefPoint
+
+from roborefer_ros.core.status import Status
+from roborefer_ros.testing.graph import GraphClient, NodeProcess
+from test.ros.conftest import GOOD, HOLE, Rig
+
+pytestmark = pytest.mark.graph
+
+
+def expect(rig: Rig, response: RefPoint.Response, status: Status, *words: str) -> None:
+    assert response.status == status, (status.name, response.status, response.message)
+    assert not response.success
+    assert not response.points
+    for word in words:
+        assert word in response.message, (word, response.message)
+    rig.ask_good()  # and the node keeps serving
+
+
+def test_bad_prompt(rig: Rig) -> None:
+    expect(rig, rig.ask("", stamp=rig.frame()), Status.BAD_PROMPT, "empty")
+    expect(rig, rig.ask("   \n\t", stamp=rig.frame()), Status.BAD_PROMPT, "empty")
+    expect(rig, rig.ask("x" * 5000, stamp=rig.frame()), Status.BAD_PROMPT, "5000", "2000")
+
+
+def test_bad_request(rig: Rig) -> None:
+    expect(rig, rig.ask(stamp=rig.frame(), mode=9), Status.BAD_REQUEST, "mode")
+
+
+def test_backend_error_on_unknown_prompt(rig: Rig) -> None:
+    expect(
+        rig,
+        rig.ask("the purple elephant", stamp=rig.frame()),
+        Status.BACKEND_ERROR,
+        "purple elephant",
+    )
+
+
+def test_parse_error(rig: Rig) -> None:
+    expect(rig, rig.ask("something unreadable", stamp=rig.frame()), Status.PARSE_ERROR, "not sure")
+
+
+def test_out_of_image(rig: Rig) -> None:
+    expect(rig, rig.ask("something off the image", stamp=rig.frame()), Status.OUT_OF_IMAGE, "1.5")
+
+
+def test_no_valid_depth_in_a_hole(rig: Rig) -> None:
+    expect(rig, rig.ask(stamp=rig.frame(hole_px=HOLE)), Status.NO_VALID_DEPTH)
+
+
+def test_tf_error_for_an_unknown_frame(rig: Rig) -> None:
+    expect(rig, rig.ask(stamp=rig.frame(), target_frame="moon"), Status.TF_ERROR, "moon")
+
+
+def test_backend_timeout(rig: Rig) -> None:
+    expect(
+        rig, rig.ask("the red box, too slowly", stamp=rig.frame()), Status.BACKEND_TIMEOUT, "1.5"
+    )
+
+
+def test_no_frame_after_min_stamp(rig: Rig) -> None:
+    future = rig.frame() + 3_600_000_000_000
+    expect(rig, rig.ask(stamp=future), Status.NO_FRAME, "at or after")
+
+
+def test_stale_frame(rig: Rig) -> None:
+    rig.frame()
+    time.sleep(1.3)  # max_frame_age_s = 1.0; no newer frame arrives meanwhile
+    response = rig.ask()  # latest frame
+    assert response.status == Status.STALE_FRAME, response.message
+    assert "old" in response.message
+    rig.ask_good()
+
+
+def test_unsupported_encoding(rig: Rig) -> None:
+    expect(
+        rig, rig.ask(stamp=rig.frame(depth_encoding="8UC1")), Status.UNSUPPORTED_ENCODING, "8UC1"
+    )
+
+
+def test_bad_frame_zero_intrinsics(rig: Rig) -> None:
+    expect(rig, rig.ask(stamp=rig.frame(zero_intrinsics=True)), Status.BAD_FRAME, "intrinsics")
+
+
+def test_bad_frame_depth_not_aligned(rig: Rig) -> None:
+    expect(rig, rig.ask(stamp=rig.frame(depth_size=(320, 240))), Status.BAD_FRAME, "aligned")
+
+
+def test_busy_beyond_max_pending_requests(rig: Rig) -> None:
+    stamp = rig.frame()
+    responses: list[RefPoint.Response] = []
+    lock = threading.Lock()
+
+    def call() -> None:
+        response = rig.ask("the red box, slowly", stamp=stamp)
+        with lock:
+            responses.append(response)
+
+    threads = [threading.Thread(target=call) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=20)
+    statuses = sorted(r.status for r in responses)
+    assert len(responses) == 5
+    assert statuses.count(Status.OK) >= 2, statuses  # two admitted (one model call at a time)
+    assert statuses.count(Status.BUSY) >= 1, statuses
+    assert set(statuses) <= {Status.OK, Status.BUSY}, statuses
+    busy = next(r for r in responses if r.status == Status.BUSY)
+    assert "max_pending_requests=2" in busy.message
+    rig.ask_good()
+
+
+def test_no_frame_before_any_camera_message(
+    tmp_path: Path, domain_id: int, graph: GraphClient
+) -> None:
+    """A node whose camera topics are remapped to where nobody publishes: NO_FRAME, then serving."""
+    answers = tmp_path / "answers.json"
+    answers.write_text(json.dumps({"answers": [{"prompt": "the red box", "answer": GOOD}]}))
+    node = NodeProcess(
+        "roborefer_ros.tools.node",
+        [
+            "--ros-args",
+            "-r",
+            "__node:=lonely_node",
+            "-r",
+            "color/image_raw:=/nowhere/image",
+            "-p",
+            "backend:=recorded",
+            "-p",
+            f"answers_file:={answers}",
+            "-p",
+            "frame_wait_timeout_s:=0.3",
+        ],
+        domain_id,
+        tmp_path / "lonely.log",
+    )
+    try:
+        client = graph.node.create_client(RefPoint, "/lonely_node/refer")
+        graph.wait_for_service(client)
+        for _ in range(2):
+            response = graph.call(client, RefPoint.Request(prompt="the red box"), timeout_s=10)
+            assert response.status == Status.NO_FRAME
+            assert "/nowhere/image" in response.message  # names the topic it listens on
+    finally:
+        assert node.stop() == 0, node.log()

@@ -1,0 +1,235 @@
+"""``colcon build`` of the package (the ROS 2 way to install it) works and is self-contained.
+
+The package sources are copied to a temporary folder (so the repository's own build/, install/
+and log/ are never touched) and built with the venv's colcon against the venv's ROS 2 wheels.
+The install tree must then hold the generated interfaces, the hand-written modules, the
+``ros2 run`` executable and the manifest, and a Python pointed at it must import the package from
+there. Slow (a full rosidl build: ~30 s on 2 cores).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV = Path(sys.prefix)
+PACKAGE = "roborefer_ros"
+# What a source checkout of the package consists of (the build's inputs).
+SOURCES = (
+    "package.xml",
+    "CMakeLists.txt",
+    "msg",
+    "srv",
+    "action",
+    "roborefer_ros",
+    "scripts",
+    "launch",
+    "config",
+)
+BUILD_TIMEOUT_S = 600
+LOG_TAIL_LINES = 60
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass(frozen=True)
+class ColconBuild:
+    returncode: int
+    output: str  # colcon's own stdout + stderr
+    log_base: Path
+    install_base: Path
+    wall_s: float
+
+    @property
+    def prefix(self) -> Path:
+        """The package's prefix in colcon's default (isolated) install layout."""
+        return self.install_base / PACKAGE
+
+    def log_tail(self) -> str:
+        package_log = self.log_base / "latest_build" / PACKAGE / "stdout_stderr.log"
+        parts = [f"colcon exit {self.returncode} after {self.wall_s:.1f} s", self.output.strip()]
+        if package_log.is_file():
+            lines = package_log.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
+            parts.append(f"--- tail of {package_log} ---\n" + "\n".join(lines))
+        return "\n".join(parts)
+
+    def site_packages(self) -> Path:
+        found = sorted(self.prefix.glob("lib/python3*/site-packages"))
+        assert len(found) == 1, f"expected one site-packages under {self.prefix}, found {found}"
+        return found[0]
+
+
+def copy_sources(dest: Path) -> None:
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+    for name in SOURCES:
+        src = ROOT / name
+        assert src.exists(), f"package source {name} is missing from {ROOT}"
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=ignore, symlinks=True)
+        else:
+            shutil.copy2(src, dest / name)
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment of a fresh shell with the venv first on PATH (no wheel-bootstrap guard)."""
+    env = {k: v for k, v in os.environ.items() if k != "_ROS_WHEELS_BOOTSTRAP_COMPLETE"}
+    for key in ("PYTHONPATH", "PYTHONHOME", "COLCON_DEFAULTS_FILE", "COLCON_LOG_PATH"):
+        env.pop(key, None)
+    env["PATH"] = os.pathsep.join([str(VENV / "bin"), env.get("PATH", "")])
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope="module")
+def colcon_build(tmp_path_factory: pytest.TempPathFactory) -> ColconBuild:
+    colcon = VENV / "bin" / "colcon"
+    assert colcon.is_file(), (
+        f"{colcon} missing: colcon-common-extensions is in requirements/lock.txt"
+    )
+    tmp = tmp_path_factory.mktemp("colcon")
+    src = tmp / "src" / PACKAGE
+    src.mkdir(parents=True)
+    copy_sources(src)
+    build = ColconBuild(0, "", tmp / "log", tmp / "install", 0.0)
+    cmd = [
+        str(colcon),
+        "--log-base",
+        str(build.log_base),
+        "build",
+        "--base-paths",
+        str(src),
+        "--build-base",
+        str(tmp / "build"),
+        "--install-base",
+        str(build.install_base),
+        "--cmake-args",
+        "-DBUILD_TESTING=OFF",
+        f"-DPython3_EXECUTABLE={VENV / 'bin' / 'python'}",
+    ]
+    env = clean_env(
+        AMENT_PREFIX_PATH=str(VENV),
+        CMAKE_PREFIX_PATH=str(VENV),
+        COLCON_HOME=str(tmp / "colcon_home"),  # no user defaults.yaml changes the build
+    )
+    start = time.monotonic()
+    proc = subprocess.run(
+        cmd,
+        cwd=tmp,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=BUILD_TIMEOUT_S,
+    )
+    wall_s = time.monotonic() - start
+    return ColconBuild(proc.returncode, proc.stdout, build.log_base, build.install_base, wall_s)
+
+
+def test_colcon_build_succeeds(colcon_build: ColconBuild) -> None:
+    assert colcon_build.returncode == 0, colcon_build.log_tail()
+    print(f"colcon build wall time: {colcon_build.wall_s:.1f} s")
+
+
+@pytest.fixture(scope="module")
+def installed(colcon_build: ColconBuild) -> ColconBuild:
+    if colcon_build.returncode != 0:
+        pytest.fail("colcon build failed:\n" + colcon_build.log_tail(), pytrace=False)
+    return colcon_build
+
+
+@pytest.mark.parametrize(
+    "relative",
+    [
+        "srv/_ref_point.py",  # generated by rosidl
+        "msg/_refer_point.py",
+        "action/_refer.py",
+        "__init__.py",  # hand-written, installed over rosidl's empty one
+        "pipeline.py",
+        "core/status.py",
+        "ros/refer_node.py",
+        "tools/node.py",
+    ],
+)
+def test_install_has_python_module(installed: ColconBuild, relative: str) -> None:
+    path = installed.site_packages() / PACKAGE / relative
+    assert path.is_file(), f"{path} not installed\n{installed.log_tail()}"
+
+
+def test_install_package_init_is_the_hand_written_one(installed: ColconBuild) -> None:
+    init = (installed.site_packages() / PACKAGE / "__init__.py").read_text()
+    source = (ROOT / PACKAGE / "__init__.py").read_text()
+    assert init == source, "rosidl's generated __init__.py replaced roborefer_ros/__init__.py"
+
+
+def test_ros2_run_executable_is_installed(installed: ColconBuild) -> None:
+    exe = installed.prefix / "lib" / PACKAGE / "refer_node"
+    assert exe.is_file(), f"{exe} not installed"
+    assert os.access(exe, os.X_OK), f"{exe} is not executable"
+    first_line = exe.read_text().splitlines()[0]
+    assert first_line == "#!/usr/bin/env python3"
+    assert "roborefer_ros.tools.node" in exe.read_text()
+
+
+def test_manifest_is_installed(installed: ColconBuild) -> None:
+    manifest = installed.prefix / "share" / PACKAGE / "package.xml"
+    assert manifest.is_file()
+    assert manifest.read_text() == (ROOT / "package.xml").read_text()
+    marker = installed.prefix / "share" / "ament_index" / "resource_index" / "packages" / PACKAGE
+    assert marker.is_file(), "the package is not registered in the ament index"
+
+
+def test_install_is_importable_and_self_contained(installed: ColconBuild, tmp_path: Path) -> None:
+    site = installed.site_packages()
+    probe = textwrap.dedent(
+        """
+        import json
+        import roborefer_ros
+        import roborefer_ros.pipeline
+        import roborefer_ros.srv
+        from roborefer_ros.srv import RefPoint
+
+        request = RefPoint.Request()  # loads the installed type support
+        print(json.dumps({
+            "package": roborefer_ros.__file__,
+            "pipeline": roborefer_ros.pipeline.__file__,
+            "srv": roborefer_ros.srv.__file__,
+            "request": type(request).__module__,
+        }))
+        """
+    )
+    env = clean_env(
+        PYTHONPATH=str(site),
+        LD_LIBRARY_PATH=os.pathsep.join(
+            [str(installed.prefix / "lib"), os.environ.get("LD_LIBRARY_PATH", "")]
+        ),
+        AMENT_PREFIX_PATH=os.pathsep.join([str(installed.prefix), str(VENV)]),
+    )
+    proc = subprocess.run(
+        [str(VENV / "bin" / "python"), "-c", probe],
+        cwd=tmp_path,  # not the repository root: '' on sys.path must not find the source tree
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, f"import from the install failed:\n{proc.stderr}"
+    files = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert files["request"] == "roborefer_ros.srv._ref_point"
+    for key in ("package", "pipeline", "srv"):
+        resolved = Path(files[key]).resolve()
+        assert resolved.is_relative_to(installed.install_base.resolve()), (
+            f"roborefer_ros ({key}) imported from {resolved}, not from the colcon install "
+            f"{installed.install_base}"
+        )

@@ -1,0 +1,56 @@
+"""config/*.yaml may only set parameters the nodes declare, with the declared types."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from roborefer_ros.ros.params import REFER_NODE_PARAMETERS
+
+ROOT = Path(__file__).resolve().parent.parent
+DECLARED = {spec.name: spec for spec in REFER_NODE_PARAMETERS}
+CONFIGS = sorted((ROOT / "config").glob("refer_node*.yaml"))
+
+
+def _node_parameters(path: Path) -> dict[str, object]:
+    data = yaml.safe_load(path.read_text())
+    merged: dict[str, object] = {}
+    for section in data.values():
+        merged.update(section["ros__parameters"])
+    return merged
+
+
+def config_problems(path: Path) -> list[str]:
+    """Unknown or mistyped parameters of a refer_node parameter file."""
+    problems = []
+    for name, value in _node_parameters(path).items():
+        if name not in DECLARED:
+            problems.append(f"{path.name}: unknown parameter {name!r}")
+        elif type(value) is not type(DECLARED[name].default):
+            problems.append(
+                f"{path.name}: {name} is {type(value).__name__}, declared "
+                f"{type(DECLARED[name].default).__name__} (write 1.0, not 1, for decimals)"
+            )
+    return problems
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_config_sets_only_declared_parameters_with_declared_types(path: Path) -> None:
+    assert _node_parameters(path), f"{path} sets no parameter"
+    assert config_problems(path) == []
+
+
+def test_the_defaults_file_lists_every_parameter_with_its_default() -> None:
+    params = _node_parameters(ROOT / "config" / "refer_node.yaml")
+    assert params == {name: spec.default for name, spec in DECLARED.items()}
+
+
+def test_the_check_catches_a_typo_and_a_mistyped_value(tmp_path: Path) -> None:
+    bad = tmp_path / "refer_node_bad.yaml"
+    bad.write_text("/**:\n  ros__parameters:\n    tf_timeout_s: 1\n    target_fram: map\n")
+    problems = config_problems(bad)
+    assert len(problems) == 2
+    assert "tf_timeout_s is int, declared float" in problems[0]
+    assert "unknown parameter 'target_fram'" in problems[1]
