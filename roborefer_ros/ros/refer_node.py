@@ -170,7 +170,7 @@ class ReferNode(LifecycleNode):
         )
         return TransitionCallbackReturn.SUCCESS
 
-    def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
+    def _on_set_parameters(self, params: list[Parameter[Any]]) -> SetParametersResult:
         """Apply live changes of the request settings (the non-read-only parameters) at once."""
         values = {spec.name: self.get_parameter(spec.name).value for spec in REFER_NODE_PARAMETERS}
         values.update({p.name: p.value for p in params})

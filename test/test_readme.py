@@ -1,0 +1,30 @@
+"""The README documents the product as it is: commands, parameters."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from roborefer_ros.ros.params import markdown_table
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+
+
+def test_parameter_table_matches_the_declared_parameters() -> None:
+    block = re.search(r"<!-- parameters:begin[^>]*-->\n(.*?)<!-- parameters:end -->", README, re.S)
+    assert block is not None, "README has no parameter table markers"
+    assert block.group(1).strip() == markdown_table().strip(), (
+        "README parameter table is out of date: paste roborefer_ros.ros.params.markdown_table()"
+    )
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    assert "make test " in README or "make test\n" in README
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert re.search(r"^make test$", ci, re.M), ci
+
+
+def test_readme_demo_image_exists() -> None:
+    for image in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", README):
+        assert (ROOT / image).is_file(), image
