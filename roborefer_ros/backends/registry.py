@@ -20,6 +20,27 @@ class BackendOptions:
     referring_file: str = ""  # ground_truth: the referring.json to answer from
     simulated_latency_s: float = 0.0  # ground_truth: simulated model latency
     answers_file: str = ""  # recorded: the answers JSON to replay
+    # HTTP backends (roborefer_http, openai)
+    server_url: str = "http://127.0.0.1:25547"  # roborefer_http: the authors' Flask server
+    openai_base_url: str = "http://127.0.0.1:8000/v1"  # openai: OpenAI-compatible API root
+    openai_model: str = ""  # openai: model name on that server
+    api_key_env: str = "OPENAI_API_KEY"  # openai: environment variable holding the key
+    answer_format: str = ""  # "" = the backend's default format (see parsers.AnswerFormat)
+    prompt_template: str = ""  # "" = the model family's default; "{object}" = the instruction
+    image_encoding: str = "png"  # png | jpeg: how images travel to HTTP backends
+    jpeg_quality: int = 90
+    connect_timeout_s: float = 3.0
+    max_retries: int = 1  # retries after a connection failure or HTTP 5xx
+    max_request_bytes: int = 32 * 1024 * 1024
+    max_response_bytes: int = 1024 * 1024
+    # depth the model sees (RoboRefer was trained on relative inverse depth)
+    depth_source: str = "none"  # none | sensor | estimated
+    depth_model_path: str = ""  # estimated: local Depth-Anything-V2 folder (transformers)
+    # in-process transformers backend
+    model_path: str = ""  # local folder of a Hugging Face VLM (no hub access)
+    device: str = "cpu"  # cpu | cuda | cuda:N
+    dtype: str = "auto"  # auto | float32 | float16 | bfloat16
+    max_new_tokens: int = 64
 
 
 def _make_ground_truth(options: BackendOptions) -> Backend:

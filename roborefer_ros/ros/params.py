@@ -13,6 +13,7 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
+from roborefer_ros.backends.registry import BackendOptions
 from roborefer_ros.core.config import ReferConfig
 
 
@@ -141,6 +142,69 @@ REFER_NODE_PARAMETERS: tuple[ParameterSpec, ...] = (
         3600.0,
     ),
     ParameterSpec(
+        "server_url",
+        "http://127.0.0.1:25547",
+        "roborefer_http: URL of the authors' RoboRefer server.",
+    ),
+    ParameterSpec(
+        "openai_base_url", "http://127.0.0.1:8000/v1", "openai: root of an OpenAI-compatible API."
+    ),
+    ParameterSpec("openai_model", "", "openai: model name served there."),
+    ParameterSpec(
+        "api_key_env",
+        "OPENAI_API_KEY",
+        "openai: environment variable holding the API key (never logged).",
+    ),
+    ParameterSpec(
+        "answer_format",
+        "",
+        "Answer format: roborefer, robopoint, qwen2.5, qwen3, gemini or molmo; empty = default.",
+    ),
+    ParameterSpec(
+        "prompt_template",
+        "",
+        "Prompt template with {object} for the instruction; empty = model family default.",
+    ),
+    ParameterSpec("image_encoding", "png", "HTTP backends: png or jpeg."),
+    ParameterSpec("jpeg_quality", 90, "HTTP backends: JPEG quality.", True, 1, 100),
+    ParameterSpec("connect_timeout_s", 3.0, "HTTP backends: connect timeout.", True, 0.01, 600.0),
+    ParameterSpec(
+        "max_retries",
+        1,
+        "HTTP backends: retries after a refused connection or HTTP 5xx.",
+        True,
+        0,
+        10,
+    ),
+    ParameterSpec(
+        "max_request_bytes",
+        32 * 1024 * 1024,
+        "HTTP backends: largest request body sent.",
+        True,
+        1024,
+        1 << 30,
+    ),
+    ParameterSpec(
+        "max_response_bytes",
+        1024 * 1024,
+        "HTTP backends: largest reply accepted.",
+        True,
+        1024,
+        1 << 30,
+    ),
+    ParameterSpec(
+        "depth_source",
+        "none",
+        "Depth shown to the model: none, sensor (aligned depth) or estimated.",
+    ),
+    ParameterSpec(
+        "depth_model_path", "", "depth_source=estimated: local Depth-Anything-V2 folder."
+    ),
+    ParameterSpec("model_path", "", "transformers: local folder of the VLM (no hub access)."),
+    ParameterSpec("device", "cpu", "transformers: cpu, cuda or cuda:N."),
+    ParameterSpec("dtype", "auto", "transformers: auto, float32, float16 or bfloat16."),
+    ParameterSpec("max_new_tokens", 64, "transformers: answer length limit.", True, 1, 4096),
+    ParameterSpec(
         "max_pending_requests",
         16,
         "Requests in progress at once; more get BUSY at once.",
@@ -201,9 +265,7 @@ class ReferNodeConfig:
     sync_queue_size: int
     camera_qos: QoSProfile
     backend: str
-    referring_file: str
-    answers_file: str
-    simulated_latency_s: float
+    backend_options: BackendOptions
     max_pending_requests: int
     max_concurrent_model_calls: int
     tf_implementation: str
@@ -247,9 +309,7 @@ def read_config(values: dict[str, Any]) -> ReferNodeConfig:
         sync_queue_size=int(values["sync_queue_size"]),
         camera_qos=qos,
         backend=str(values["backend"]),
-        referring_file=str(values["referring_file"]),
-        answers_file=str(values["answers_file"]),
-        simulated_latency_s=float(values["simulated_latency_s"]),
+        backend_options=BackendOptions(**{f.name: values[f.name] for f in fields(BackendOptions)}),
         max_pending_requests=int(values["max_pending_requests"]),
         max_concurrent_model_calls=int(values["max_concurrent_model_calls"]),
         tf_implementation=tf_impl,

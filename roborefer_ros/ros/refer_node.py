@@ -23,7 +23,7 @@ from visualization_msgs.msg import MarkerArray
 
 from roborefer_ros.action import Refer
 from roborefer_ros.backends.bounded import BoundedBackend
-from roborefer_ros.backends.registry import BackendOptions, make_backend
+from roborefer_ros.backends.registry import make_backend
 from roborefer_ros.core.admission import AdmissionGate
 from roborefer_ros.core.annotate import draw_points
 from roborefer_ros.core.frame import Frame
@@ -83,14 +83,7 @@ class ReferNode(LifecycleNode):
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:
             cfg = read_node_config(self)
-            backend = make_backend(
-                cfg.backend,
-                BackendOptions(
-                    referring_file=cfg.referring_file,
-                    simulated_latency_s=cfg.simulated_latency_s,
-                    answers_file=cfg.answers_file,
-                ),
-            )
+            backend = make_backend(cfg.backend, cfg.backend_options)
         except (RefPointError, ValueError) as err:
             self.get_logger().error(f"configuration rejected: {err}")
             return TransitionCallbackReturn.FAILURE

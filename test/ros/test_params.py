@@ -20,6 +20,7 @@ from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValu
 from rclpy.parameter import Parameter
 from rclpy.qos import HistoryPolicy, ReliabilityPolicy
 
+from roborefer_ros.backends.registry import BackendOptions
 from roborefer_ros.core.config import ReferConfig
 from roborefer_ros.core.status import RefPointError, Status
 from roborefer_ros.ros.params import (
@@ -101,9 +102,14 @@ def test_every_refer_config_field_is_a_parameter(field: Any) -> None:
 
 def test_every_parameter_is_read_into_the_config() -> None:
     """No dead parameters: each one reaches a config field (or one of NOT_CONFIG_FIELDS)."""
-    node_fields = {f.name for f in fields(ReferNodeConfig)} - {"refer", "camera_qos"}
+    node_fields = {f.name for f in fields(ReferNodeConfig)} - {
+        "refer",
+        "camera_qos",
+        "backend_options",
+    }
     refer_fields = {f.name for f in fields(ReferConfig)}
-    unread = set(SPECS) - node_fields - refer_fields - NOT_CONFIG_FIELDS
+    backend_fields = {f.name for f in fields(BackendOptions)}
+    unread = set(SPECS) - node_fields - refer_fields - backend_fields - NOT_CONFIG_FIELDS
     assert not unread, f"parameters no config field reads: {sorted(unread)}"
     undeclared = node_fields - set(SPECS)
     assert not undeclared, f"ReferNodeConfig fields without a parameter: {sorted(undeclared)}"
@@ -151,7 +157,7 @@ def test_read_config_passes_values_through() -> None:
     assert cfg.camera_qos.reliability == ReliabilityPolicy.RELIABLE
     assert cfg.camera_qos.depth == 3
     assert cfg.tf_implementation == "own"
-    assert (cfg.backend, cfg.answers_file) == ("recorded", "/tmp/answers.json")
+    assert (cfg.backend, cfg.backend_options.answers_file) == ("recorded", "/tmp/answers.json")
     assert cfg.max_pending_requests == 4
     assert cfg.publish_markers is False
 
@@ -334,3 +340,15 @@ def test_good_overrides_reach_the_config(context: Context) -> None:
     assert cfg.refer.target_frame == "odom"
     assert cfg.camera_qos.reliability == ReliabilityPolicy.RELIABLE
     assert cfg.frame_ring_size == 3
+
+
+def test_backend_options_come_from_parameters_of_the_same_name() -> None:
+    values = defaults()
+    values.update(server_url="http://gpu-box:25547", max_retries=3, depth_source="sensor")
+    options = read_config(values).backend_options
+    assert options.server_url == "http://gpu-box:25547"
+    assert options.max_retries == 3
+    assert options.depth_source == "sensor"
+    for f in fields(BackendOptions):
+        assert f.name in SPECS, f"BackendOptions.{f.name} has no parameter"
+        assert SPECS[f.name].default == f.default, f.name
