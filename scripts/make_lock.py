@@ -28,7 +28,9 @@ def main() -> int:
         name = dist.metadata["Name"]
         key = name.lower().replace("_", "-").replace(".", "-")
         if key not in SKIP:
-            pins[key] = f"{name}=={dist.version}"
+            # A local label (torch 2.13.0+cpu) is dropped: ==2.13.0 matches it (PEP 440), and the
+            # machine's own wheel of that version is what pip picks.
+            pins[key] = f"{name}=={dist.version.split('+')[0]}"
     out = pathlib.Path(__file__).resolve().parent.parent / "requirements" / "lock.txt"
     out.write_text(HEADER + "".join(pins[k] + "\n" for k in sorted(pins)))
     print(f"wrote {len(pins)} pins to {out}", file=sys.stderr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import Enum
 
@@ -34,15 +35,19 @@ class Mode(Enum):
             raise RefPointError(Status.BAD_REQUEST, f"unknown mode {value!r}") from None
 
 
-_PLACE_WORDS = ("place", "put", "free area", "free space", "empty", "vacant", "drop", "set down")
+# Whole words or phrases that make an AUTO request a placement ("put" must not match "computer").
+_PLACE_PATTERN = re.compile(
+    r"\b(place|put|drop|set down|free (area|space|spot)|empty (area|space|spot)|vacant|"
+    r"space (for|to)|somewhere to)\b",
+    re.IGNORECASE,
+)
 
 
 def resolve_mode(mode: Mode, instruction: str) -> Mode:
-    """AUTO -> PLACE or LOCATE by the instruction's wording (a keyword rule, documented)."""
+    """AUTO -> PLACE when the instruction reads like a placement, else LOCATE (a keyword rule)."""
     if mode is not Mode.AUTO:
         return mode
-    text = instruction.lower()
-    return Mode.PLACE if any(word in text for word in _PLACE_WORDS) else Mode.LOCATE
+    return Mode.PLACE if _PLACE_PATTERN.search(instruction) else Mode.LOCATE
 
 
 @dataclass(frozen=True)
