@@ -15,6 +15,7 @@ from typing import Protocol
 import numpy as np
 
 from roborefer_ros.backends.base import Answer, Backend, PointingQuery
+from roborefer_ros.backends.model_depth import ModelDepthSource
 from roborefer_ros.core.config import ReferConfig
 from roborefer_ros.core.frame import Frame
 from roborefer_ros.core.lifting import LiftedPoint, lift_pixel, model_to_image_pixel
@@ -42,7 +43,11 @@ StageCallback = Callable[[Stage], None]
 
 
 class Referrer:
-    """Runs requests against one backend and one transform source."""
+    """Runs requests against one backend and one transform source.
+
+    ``model_depth`` makes the depth image the model is shown (None: RGB only); it is built
+    inside the MODEL stage, from the same frozen frame.
+    """
 
     def __init__(
         self,
@@ -50,10 +55,12 @@ class Referrer:
         transforms: TransformLookup,
         config: ReferConfig,
         clock_ns: Callable[[], int] = time.time_ns,
+        model_depth: ModelDepthSource | None = None,
     ) -> None:
         self.backend = backend
         self.transforms = transforms
         self.config = config
+        self.model_depth = model_depth
         self._clock_ns = clock_ns
 
     def refer(
@@ -109,8 +116,14 @@ class _Run:
 
         self.mode = resolve_mode(request.mode, request.prompt)
         started = self._enter(Stage.MODEL)
+        model_depth = self.owner.model_depth
         query = PointingQuery(
-            rgb=frame.rgb, instruction=request.prompt, mode=self.mode, stamp_ns=frame.stamp_ns
+            rgb=frame.rgb,
+            instruction=request.prompt,
+            mode=self.mode,
+            stamp_ns=frame.stamp_ns,
+            depth_for_model=model_depth(frame) if model_depth is not None else None,
+            depth_source=model_depth.name if model_depth is not None else "none",
         )
         answer = self.owner.backend.point(query, cfg.model_timeout_s)
         self.answer = answer

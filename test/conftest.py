@@ -11,3 +11,4 @@ os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 # fragment of a reliable sample waits for the next heartbeat (seconds). Every process of a test
 # graph inherits this, as they must all use the same transports.
 os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "SHM?max_msg_size=8MB&sockets_size=32MB")
+os.environ.setdefault("MUJOCO_GL", "egl")  # headless MuJoCo rendering

@@ -19,6 +19,7 @@ import pytest
 
 import roborefer_ros.backends
 import roborefer_ros.core
+import roborefer_ros.sim
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,6 +55,15 @@ UPPER_LAYERS = {
         *GENERATED,
     ),
     "pipeline": ("roborefer_ros.ros", "roborefer_ros.tools", "roborefer_ros.testing", *GENERATED),
+    # simulation builds on the core only (no model, no ROS): scenes, truth, referring expressions
+    "sim": (
+        "roborefer_ros.backends",
+        "roborefer_ros.pipeline",
+        "roborefer_ros.ros",
+        "roborefer_ros.tools",
+        "roborefer_ros.testing",
+        *GENERATED,
+    ),
 }
 
 
@@ -66,6 +76,7 @@ CASES = (
     [(name, "core") for name in modules_of(roborefer_ros.core)]
     + [(name, "backends") for name in modules_of(roborefer_ros.backends)]
     + [("roborefer_ros.pipeline", "pipeline")]
+    + [(name, "sim") for name in modules_of(roborefer_ros.sim)]
 )
 
 # The child records who asks for a forbidden module (the first roborefer_ros frame on the stack),

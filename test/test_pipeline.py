@@ -16,6 +16,7 @@ import pytest
 
 from roborefer_ros.backends.base import Answer, Backend, PointingQuery
 from roborefer_ros.backends.ground_truth import GroundTruthBackend
+from roborefer_ros.backends.model_depth import ModelDepthSource, SensorDepth, sensor_depth_for_model
 from roborefer_ros.backends.parsers import AnswerFormat
 from roborefer_ros.backends.recorded import RecordedAnswer, RecordedBackend
 from roborefer_ros.core.camera import CameraModel
@@ -141,12 +142,14 @@ def referrer(
     transforms: TransformLookup | None = None,
     config: ReferConfig = CONFIG,
     clock_ns: Callable[[], int] = lambda: NOW_NS,
+    model_depth: ModelDepthSource | None = None,
 ) -> Referrer:
     return Referrer(
         backend if backend is not None else GroundTruthBackend(truth_set()),
         transforms if transforms is not None else scene_tf(),
         config,
         clock_ns=clock_ns,
+        model_depth=model_depth,
     )
 
 
@@ -598,3 +601,54 @@ def test_the_backend_and_tf_see_the_same_frozen_frame() -> None:
     assert lookup.calls == [("base_link", frame.frame_id, odd_stamp, CONFIG.tf_timeout_s)]
     assert outcome.frame_stamp_ns == odd_stamp
     assert outcome.camera_frame == frame.frame_id
+
+
+# -- depth shown to the model -------------------------------------------------------------------
+
+
+def test_the_backend_gets_the_frames_sensor_depth_for_the_model() -> None:
+    frame = make_frame("16UC1")
+    backend = CountingBackend(GroundTruthBackend(truth_set()))
+    outcome = referrer(backend, model_depth=SensorDepth()).refer(
+        ReferRequest(LOCATE_PROMPT, mode=Mode.LOCATE), provide(frame)
+    )
+    assert outcome.status is Status.OK, outcome.message
+    assert outcome.depth_source == "sensor"
+    (query,) = backend.queries
+    assert query.depth_source == "sensor"
+    assert query.depth_for_model is not None
+    np.testing.assert_array_equal(
+        query.depth_for_model, sensor_depth_for_model(frame.depth, "16UC1")
+    )
+    # near = bright: the red box's top and the table spot, ordered by their metric depth
+    gray = query.depth_for_model[:, :, 0]
+    pixels = [SCENE.pixel_of(point, T_S) for point in (RED_TOP, TABLE_SPOT)]
+    (near_u, near_v), (far_u, far_v) = sorted(
+        pixels, key=lambda uv: int(frame.depth[round(uv[1]), round(uv[0])])
+    )
+    assert gray[round(near_v), round(near_u)] > gray[round(far_v), round(far_u)]
+    valid = frame.depth > 0
+    assert gray[frame.depth == frame.depth[valid].min()].min() == 255
+    assert gray[frame.depth == frame.depth[valid].max()].max() == 0
+
+
+def test_without_a_depth_source_the_model_gets_none() -> None:
+    backend = CountingBackend(GroundTruthBackend(truth_set()))
+    outcome = referrer(backend).refer(
+        ReferRequest(LOCATE_PROMPT, mode=Mode.LOCATE), provide(make_frame())
+    )
+    assert outcome.status is Status.OK, outcome.message
+    assert outcome.depth_source == "none"
+    (query,) = backend.queries
+    assert query.depth_for_model is None and query.depth_source == "none"
+
+
+def test_a_depth_source_failure_fails_the_model_stage() -> None:
+    frame = replace(make_frame("16UC1"), depth=np.zeros((480, 640), np.uint16))
+    backend = CountingBackend(GroundTruthBackend(truth_set()))
+    stages: list[Stage] = []
+    outcome = referrer(backend, model_depth=SensorDepth()).refer(
+        ReferRequest(LOCATE_PROMPT, mode=Mode.LOCATE), provide(frame), stages.append
+    )
+    assert_failed(outcome, Status.NO_VALID_DEPTH, "640x480")
+    assert stages == [Stage.WAIT_FRAME, Stage.MODEL] and backend.queries == []

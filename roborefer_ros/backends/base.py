@@ -24,6 +24,8 @@ class PointingQuery:
     ``instruction``: the user's text only; each backend adds its own prompt suffix or template.
     ``stamp_ns``: the frozen frame's stamp (ground-truth lookups and logs key on it).
     ``depth_for_model``: HxWx3 uint8 model-ready depth (near = bright) or None for RGB-only.
+    ``depth_source``: "none", "sensor" or "estimated": where ``depth_for_model`` came from; a
+    backend that gives the depth to its model reports it in ``Answer.depth_source``.
     """
 
     rgb: npt.NDArray[np.uint8]
@@ -31,6 +33,7 @@ class PointingQuery:
     mode: Mode
     stamp_ns: int
     depth_for_model: npt.NDArray[np.uint8] | None = None
+    depth_source: str = "none"
 
 
 @dataclass(frozen=True)

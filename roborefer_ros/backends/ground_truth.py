@@ -72,7 +72,7 @@ class GroundTruthBackend:
             points_norm=points,
             model_image_size=size,
             latency_s=time.monotonic() - started,
-            depth_source="none",  # the stored pixel depends on no depth image
+            depth_source=query.depth_source,  # echoed, so the depth path is testable
         )
 
     def close(self) -> None:

@@ -6,6 +6,10 @@ space included), because a paraphrase is an untested input to the model.
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
+from roborefer_ros.backends.parsers import AnswerFormat
+
 # Note the two spaces after "[(x1, y1)],": they are in the authors' string.
 ROBOREFER_POINTING_SUFFIX = (
     "Your answer should be formatted as a list of tuples, i.e. [(x1, y1)],  "
@@ -18,6 +22,26 @@ ROBOREFER_POINTING_SUFFIX = (
 MOLMO_TEMPLATE = "Locate several points of {object}."
 GEMINI_TEMPLATE = "Locate one point of {object}."
 QWEN25_TEMPLATE = "Locate {object} in this image and output the point coordinates in JSON format."
+# The benchmark code has no Qwen3-VL prompt. Qwen3-VL grounds on a 0..1000 grid whatever the
+# input size, so the prompt names that scale and the JSON "point_2d" items it answers with.
+QWEN3_TEMPLATE = (
+    "Point to {object} in this image. Report the point coordinates in JSON format as "
+    '[{"point_2d": [x, y], "label": "target"}], with x and y on a 0 to 1000 scale.'
+)
+# The same text as build_roborefer_prompt: the instruction, one space, the suffix.
+ROBOREFER_TEMPLATE = "{object} " + ROBOREFER_POINTING_SUFFIX
+
+# The default prompt of each answer format's model family: prompt and grammar come in pairs.
+FAMILY_DEFAULTS: MappingProxyType[AnswerFormat, str] = MappingProxyType(
+    {
+        AnswerFormat.ROBOREFER: ROBOREFER_TEMPLATE,
+        AnswerFormat.ROBOPOINT: ROBOREFER_TEMPLATE,
+        AnswerFormat.QWEN25: QWEN25_TEMPLATE,
+        AnswerFormat.QWEN3: QWEN3_TEMPLATE,
+        AnswerFormat.GEMINI: GEMINI_TEMPLATE,
+        AnswerFormat.MOLMO: MOLMO_TEMPLATE,
+    }
+)
 
 _PLACEHOLDER = "{object}"
 

@@ -88,5 +88,5 @@ class RecordedBackend:
             points_norm=points,
             model_image_size=(width, height),
             latency_s=time.monotonic() - started,
-            depth_source="none",
+            depth_source=query.depth_source,
         )

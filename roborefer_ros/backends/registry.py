@@ -40,7 +40,8 @@ class BackendOptions:
     model_path: str = ""  # local folder of a Hugging Face VLM (no hub access)
     device: str = "cpu"  # cpu | cuda | cuda:N
     dtype: str = "auto"  # auto | float32 | float16 | bfloat16
-    max_new_tokens: int = 64
+    max_new_tokens: int = 64  # transformers and openai: answer length limit
+    max_image_side: int = 0  # openai and transformers: downscale the longer side to this; 0 = off
 
 
 def _make_ground_truth(options: BackendOptions) -> Backend:
@@ -63,9 +64,73 @@ def _make_recorded(options: BackendOptions) -> Backend:
     return RecordedBackend.from_file(options.answers_file)
 
 
+def _make_roborefer_http(options: BackendOptions) -> Backend:
+    from roborefer_ros.backends.http_client import HttpSettings
+    from roborefer_ros.backends.roborefer_http import RoboReferHttpBackend
+
+    return RoboReferHttpBackend(
+        options.server_url,
+        HttpSettings(
+            connect_timeout_s=options.connect_timeout_s,
+            max_retries=options.max_retries,
+            max_request_bytes=options.max_request_bytes,
+            max_response_bytes=options.max_response_bytes,
+        ),
+        answer_format=options.answer_format,
+        image_encoding=options.image_encoding,
+        jpeg_quality=options.jpeg_quality,
+        depth_source=options.depth_source,
+    )
+
+
+def _make_openai(options: BackendOptions) -> Backend:
+    from roborefer_ros.backends.http_client import HttpSettings
+    from roborefer_ros.backends.openai_compat import OpenAICompatBackend
+
+    return OpenAICompatBackend(
+        options.openai_base_url,
+        options.openai_model,
+        HttpSettings(
+            connect_timeout_s=options.connect_timeout_s,
+            max_retries=options.max_retries,
+            max_request_bytes=options.max_request_bytes,
+            max_response_bytes=options.max_response_bytes,
+        ),
+        api_key_env=options.api_key_env,
+        answer_format=options.answer_format,
+        prompt_template=options.prompt_template,
+        image_encoding=options.image_encoding,
+        jpeg_quality=options.jpeg_quality,
+        max_tokens=options.max_new_tokens,
+        max_image_side=options.max_image_side or None,
+    )
+
+
+def _make_transformers(options: BackendOptions) -> Backend:
+    from roborefer_ros.backends.parsers import AnswerFormat
+    from roborefer_ros.backends.transformers_vlm import TransformersVLMBackend
+
+    try:
+        answer_format = AnswerFormat.parse(options.answer_format or AnswerFormat.QWEN25.value)
+    except ValueError as err:
+        raise RefPointError(Status.BACKEND_ERROR, str(err)) from None
+    return TransformersVLMBackend(
+        options.model_path,
+        device=options.device,
+        dtype=options.dtype,
+        max_new_tokens=options.max_new_tokens,
+        answer_format=answer_format,
+        prompt_template=options.prompt_template,
+        max_image_side=options.max_image_side,
+    )
+
+
 _FACTORIES: dict[str, Callable[[BackendOptions], Backend]] = {
     "ground_truth": _make_ground_truth,
     "recorded": _make_recorded,
+    "transformers": _make_transformers,
+    "roborefer_http": _make_roborefer_http,
+    "openai": _make_openai,
 }
 
 

@@ -203,7 +203,22 @@ REFER_NODE_PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("model_path", "", "transformers: local folder of the VLM (no hub access)."),
     ParameterSpec("device", "cpu", "transformers: cpu, cuda or cuda:N."),
     ParameterSpec("dtype", "auto", "transformers: auto, float32, float16 or bfloat16."),
-    ParameterSpec("max_new_tokens", 64, "transformers: answer length limit.", True, 1, 4096),
+    ParameterSpec(
+        "max_new_tokens",
+        64,
+        "transformers and openai: answer length limit (tokens).",
+        True,
+        1,
+        4096,
+    ),
+    ParameterSpec(
+        "max_image_side",
+        0,
+        "openai and transformers: downscale the image's longer side to this; 0 = full size.",
+        True,
+        0,
+        16384,
+    ),
     ParameterSpec(
         "max_pending_requests",
         16,

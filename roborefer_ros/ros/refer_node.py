@@ -23,6 +23,7 @@ from visualization_msgs.msg import MarkerArray
 
 from roborefer_ros.action import Refer
 from roborefer_ros.backends.bounded import BoundedBackend
+from roborefer_ros.backends.model_depth import make_model_depth_for_options
 from roborefer_ros.backends.registry import make_backend
 from roborefer_ros.core.admission import AdmissionGate
 from roborefer_ros.core.annotate import draw_points
@@ -84,6 +85,7 @@ class ReferNode(LifecycleNode):
         try:
             cfg = read_node_config(self)
             backend = make_backend(cfg.backend, cfg.backend_options)
+            model_depth = make_model_depth_for_options(cfg.backend_options)
         except (RefPointError, ValueError) as err:
             self.get_logger().error(f"configuration rejected: {err}")
             return TransitionCallbackReturn.FAILURE
@@ -100,6 +102,7 @@ class ReferNode(LifecycleNode):
             self._tf,
             cfg.refer,
             clock_ns=lambda: self.get_clock().now().nanoseconds,
+            model_depth=model_depth,
         )
         # FrameSync is thread-safe; one group per topic keeps each stream in order without making
         # one stream wait behind another.
@@ -180,6 +183,8 @@ class ReferNode(LifecycleNode):
         assert self.referrer is not None
         try:
             self.referrer.backend.load()
+            if self.referrer.model_depth is not None:
+                self.referrer.model_depth.load()
         except RefPointError as err:
             self.get_logger().error(f"model backend failed to load: {err.message}")
             return TransitionCallbackReturn.FAILURE

@@ -64,6 +64,7 @@ def moving_camera_graph(tmp_path: Path, domain_id: int, graph: GraphClient):
             "frame_ring_size": 40,
             "max_frame_age_s": 0.0,
             "tf_implementation": "own",
+            "depth_source": "sensor",  # the model is shown the frame's own depth
             "qos_reliability": "reliable",
             "tf_timeout_s": 1.0,
             "frame_wait_timeout_s": 5.0,
@@ -95,6 +96,7 @@ def test_moving_camera_points_are_exact_at_the_frame_stamp(
         assert stamp_ns(response.image_header.stamp) == stamp
         assert response.image_header.frame_id == SCENE.optical_frame
         assert response.raw_answer.startswith("[(")
+        assert response.depth_source == "sensor"
         (point,) = response.points
         assert point.point.header.frame_id == "base_link"
         assert stamp_ns(point.point.header.stamp) == stamp

