@@ -29,93 +29,20 @@ from roborefer_ros.backends.registry import BackendOptions, make_backend
 from roborefer_ros.backends.transformers_vlm import TransformersVLMBackend, _inputs
 from roborefer_ros.core.request import Mode, ReferRequest
 from roborefer_ros.core.status import RefPointError, Status
+from roborefer_ros.testing.random_vlm import ANSWER_TOKEN, CHAT_TEMPLATE, save_random_qwen25_vl
 from test.test_pipeline import SCENE, make_frame, provide, referrer
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 ROOT = Path(__file__).resolve().parents[2]
 
-ANSWER_TOKEN = "[42, 14]"  # token id 0: what the zeroed output layer always picks
-SPECIAL = [
-    "<|endoftext|>",
-    "<|im_start|>",
-    "<|im_end|>",
-    "<|vision_start|>",
-    "<|vision_end|>",
-    "<|image_pad|>",
-    "<|video_pad|>",
-]
-# A minimal Qwen-style chat template: one user turn with an image and text.
-CHAT_TEMPLATE = (
-    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n"
-    "{% if m['content'] is string %}{{ m['content'] }}{% else %}{% for c in m['content'] %}"
-    "{% if c['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
-    "{% elif c['type'] == 'text' %}{{ c['text'] }}{% endif %}{% endfor %}{% endif %}"
-    "<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
 # 64x48 is resized to 56x56 (multiples of 28 within these pixel bounds)
 MIN_PIXELS, MAX_PIXELS = 28 * 28, 112 * 112
 RGB = np.random.default_rng(1).integers(0, 256, (48, 64, 3), dtype=np.uint8)
 
 
 def save_tiny_qwen25_vl(folder: Path) -> Path:
-    """Tokenizer, image processor, chat template and a 2-layer model, saved like a checkpoint."""
-    import torch
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import (
-        PreTrainedTokenizerFast,
-        Qwen2_5_VLConfig,
-        Qwen2_5_VLForConditionalGeneration,
-    )
-    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import (
-        Qwen2VLImageProcessorPil,
-    )
-
-    words = [ANSWER_TOKEN, "<unk>", "user", "assistant", "Locate", "the", "red", "cup"]
-    vocab = {word: i for i, word in enumerate(words + SPECIAL)}
-    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
-    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=core,
-        unk_token="<unk>",
-        eos_token="<|im_end|>",
-        pad_token="<|endoftext|>",
-        additional_special_tokens=SPECIAL,
-    )
-    tokenizer.chat_template = CHAT_TEMPLATE
-    tokenizer.save_pretrained(folder)
-    Qwen2VLImageProcessorPil(min_pixels=MIN_PIXELS, max_pixels=MAX_PIXELS).save_pretrained(folder)
-    config = Qwen2_5_VLConfig(
-        text_config={
-            "vocab_size": len(vocab),
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_hidden_layers": 1,
-            "num_attention_heads": 2,
-            "num_key_value_heads": 1,
-            "rope_parameters": {"rope_type": "default", "mrope_section": [2, 2, 4]},
-            "eos_token_id": vocab["<|im_end|>"],
-            "pad_token_id": vocab["<|endoftext|>"],
-            "tie_word_embeddings": False,
-        },
-        vision_config={
-            "depth": 1,
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_heads": 2,
-            "out_hidden_size": 32,
-            "fullatt_block_indexes": [0],
-        },
-        image_token_id=vocab["<|image_pad|>"],
-        video_token_id=vocab["<|video_pad|>"],
-        vision_start_token_id=vocab["<|vision_start|>"],
-        tie_word_embeddings=False,
-    )
-    torch.manual_seed(0)
-    model = Qwen2_5_VLForConditionalGeneration(config)
-    with torch.no_grad():
-        model.lm_head.weight.zero_()
-    model.save_pretrained(folder)
-    return folder
+    """Tokenizer, image processor, chat template and a 1-layer model, saved like a checkpoint."""
+    return save_random_qwen25_vl(folder, "tiny", MIN_PIXELS, MAX_PIXELS)
 
 
 @pytest.fixture(scope="module")
