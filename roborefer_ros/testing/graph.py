@@ -5,6 +5,7 @@ Real processes on an isolated ``ROS_DOMAIN_ID`` with ``ROS_AUTOMATIC_DISCOVERY_R
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import signal
@@ -55,6 +56,11 @@ class NodeProcess:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        atexit.register(self._kill_if_alive)  # never leave a node behind a crashed test run
+
+    def _kill_if_alive(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

@@ -116,18 +116,20 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
             # a lost fragment of a big reliable image is repaired in ~3 s
             "frame_wait_timeout_s": 5.0,
             "model_timeout_s": 1.5,
-            "tf_timeout_s": 0.3,
+            "tf_timeout_s": 4.0,  # a /tf sample lost after discovery is resent in ~3 s
             "max_pending_requests": 2,
             "frame_ring_size": 16,
         },
     )
-    client = graph.node.create_client(RefPoint, "/refer_node/refer")
-    graph.wait_for_service(client)
-    publisher = ScenePublisher(graph, SCENE, t0_ns=time.time_ns())
-    time.sleep(0.5)  # let the camera topics match before the first frame
-    rig = Rig(graph, node, client, publisher)
-    rig.ask_good()
-    yield rig
-    code = node.stop()
-    graph.close()
+    try:
+        client = graph.node.create_client(RefPoint, "/refer_node/refer")
+        graph.wait_for_service(client)
+        publisher = ScenePublisher(graph, SCENE, t0_ns=time.time_ns())
+        time.sleep(0.5)  # let the camera topics match before the first frame
+        rig = Rig(graph, node, client, publisher)
+        rig.ask_good()
+        yield rig
+    finally:
+        code = node.stop()
+        graph.close()
     assert code == 0, node.log()[-3000:]

@@ -66,17 +66,22 @@ def moving_camera_graph(tmp_path: Path, domain_id: int, graph: GraphClient):
             "tf_implementation": "own",
             "depth_source": "sensor",  # the model is shown the frame's own depth
             "qos_reliability": "reliable",
-            "tf_timeout_s": 1.0,
+            "tf_timeout_s": 4.0,  # a /tf sample lost after discovery is resent in ~3 s
             "frame_wait_timeout_s": 5.0,
         },
     )
-    client = graph.node.create_client(RefPoint, "/refer_node/refer")
-    graph.wait_for_service(client)
-    publisher = ScenePublisher(graph, SCENE, rate_hz=RATE_HZ, t0_ns=t0_ns)
-    publisher.start(duration_s=3.2)
-    yield node, client, publisher, t0_ns
-    publisher.stop()
-    assert node.stop() == 0, node.log()
+    publisher = None
+    try:
+        client = graph.node.create_client(RefPoint, "/refer_node/refer")
+        graph.wait_for_service(client)
+        publisher = ScenePublisher(graph, SCENE, rate_hz=RATE_HZ, t0_ns=t0_ns)
+        publisher.start(duration_s=3.2)
+        yield node, client, publisher, t0_ns
+    finally:
+        if publisher is not None:
+            publisher.stop()
+        code = node.stop()
+    assert code == 0, node.log()
 
 
 def test_moving_camera_points_are_exact_at_the_frame_stamp(

@@ -1,0 +1,1 @@
+"""ROS-free evaluation: scores of referring results against ground truth, offline baselines."""
