@@ -7,12 +7,14 @@ Only the frozen frame of a request is converted (the sync ring keeps messages as
 from __future__ import annotations
 
 import array
+import struct
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from builtin_interfaces.msg import Time
 from geometry_msgs.msg import TransformStamped
+from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
@@ -113,6 +115,30 @@ def frame_from_messages(color: Image, depth: Image, info: CameraInfo) -> Frame:
         depth_encoding=str(depth.encoding),
         camera=camera_info_to_model(info),
         depth_frame_id=str(depth.header.frame_id),
+    )
+
+
+def cdr_header_stamp_ns(data: bytes) -> int:
+    """Stamp of a serialized message whose first field is a std_msgs/Header (Image, CameraInfo).
+
+    CDR: a 4-byte encapsulation header (byte 1: 1 = little endian), then ``int32 sec``,
+    ``uint32 nanosec``. Reading it costs nothing, so camera callbacks never deserialize.
+    """
+    if len(data) < 12:
+        raise RefPointError(
+            Status.BAD_FRAME, f"serialized message of {len(data)} bytes has no header"
+        )
+    order = "<" if data[1] & 1 else ">"
+    sec, nanosec = struct.unpack_from(f"{order}iI", data, 4)
+    return int(sec) * 1_000_000_000 + int(nanosec)
+
+
+def frame_from_serialized(color: bytes, depth: bytes, info: bytes) -> Frame:
+    """The frozen Frame of one synchronised set of serialized messages (deserialized once)."""
+    return frame_from_messages(
+        deserialize_message(color, Image),
+        deserialize_message(depth, Image),
+        deserialize_message(info, CameraInfo),
     )
 
 

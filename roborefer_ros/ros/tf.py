@@ -6,18 +6,15 @@ transform never blocks the callbacks that would deliver it.
 
 from __future__ import annotations
 
-import contextlib
-import threading
 from typing import Any
 
-from rclpy.executors import SingleThreadedExecutor
-from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from roborefer_ros.core.status import RefPointError, Status
 from roborefer_ros.core.tf_buffer import TransformBuffer, TransformError
 from roborefer_ros.core.transforms import Transform
 from roborefer_ros.ros.conversions import transform_from_msg
+from roborefer_ros.ros.spin_thread import SpinThread
 
 TF_QOS = QoSProfile(
     depth=100, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE
@@ -38,27 +35,6 @@ def tf2_ros_available() -> bool:
     return True
 
 
-class _SpinThread:
-    """A private node on its own executor thread (for listeners that must never be starved)."""
-
-    def __init__(self, name: str, context: Any = None) -> None:
-        self.node = Node(name, context=context, start_parameter_services=False)
-        self._executor = SingleThreadedExecutor(context=context)
-        self._executor.add_node(self.node)
-        self._thread = threading.Thread(target=self._spin, name=name, daemon=True)
-        self._thread.start()
-
-    def _spin(self) -> None:
-        # A context shut down under us ends the thread quietly.
-        with contextlib.suppress(Exception):
-            self._executor.spin()
-
-    def close(self) -> None:
-        self._executor.shutdown(timeout_sec=1.0)
-        self.node.destroy_node()
-        self._thread.join(timeout=2.0)
-
-
 class OwnTransformListener:
     """``TransformLookup`` over the project's TransformBuffer, fed from /tf and /tf_static."""
 
@@ -68,7 +44,7 @@ class OwnTransformListener:
         from tf2_msgs.msg import TFMessage  # the stand-in from interfaces/ where ROS lacks it
 
         self.buffer = TransformBuffer(cache_time_s=cache_time_s)
-        self._spin = _SpinThread(f"{node_name}_tf_listener", context=context)
+        self._spin = SpinThread(f"{node_name}_tf_listener", context=context)
         self._spin.node.create_subscription(TFMessage, "/tf", self._on_tf, TF_QOS)
         self._spin.node.create_subscription(
             TFMessage, "/tf_static", self._on_tf_static, TF_STATIC_QOS
@@ -104,7 +80,7 @@ class Tf2RosListener:
         from rclpy.duration import Duration
 
         self._tf2 = tf2_ros
-        self._spin = _SpinThread(f"{node_name}_tf_listener", context=context)
+        self._spin = SpinThread(f"{node_name}_tf_listener", context=context)
         self.buffer = tf2_ros.Buffer(
             cache_time=Duration(seconds=cache_time_s), node=self._spin.node
         )

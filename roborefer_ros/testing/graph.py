@@ -162,6 +162,7 @@ class ScenePublisher:
         self.publish_tf = publish_tf
         self.t0_ns = time.time_ns() if t0_ns is None else t0_ns
         self.published: dict[int, float] = {}
+        self._static_frame: tuple[Any, Any] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         if publish_tf:
@@ -169,6 +170,15 @@ class ScenePublisher:
                 scene.link_frame, scene.optical_frame, self.t0_ns, T_LINK_FROM_OPTICAL
             )
             self.pub_tf_static.publish(TFMessage(transforms=[transform_to_msg(static)]))
+
+    def _render(self, t_s: float) -> tuple[Any, Any]:
+        """A static scene is rendered once (so a 30 Hz 1280x720 stream is cheap to publish)."""
+        if self.scene.speed_mps != 0.0:
+            return self.scene.render(t_s)
+        if self._static_frame is None:
+            self._static_frame = self.scene.render(t_s)
+        rgb, depth_m = self._static_frame
+        return rgb, depth_m.copy()  # callers may punch holes into the depth
 
     def camera_info(self, stamp_ns: int) -> CameraInfo:
         cam = self.scene.camera_model()
@@ -204,7 +214,7 @@ class ScenePublisher:
                 self.scene.T_base_from_link(t_s),
             )
             self.pub_tf.publish(TFMessage(transforms=[transform_to_msg(moving)]))
-        rgb, depth_m = self.scene.render(t_s)
+        rgb, depth_m = self._render(t_s)
         header = Header(frame_id=self.scene.optical_frame, stamp=time_msg(stamp))
         encoding = depth_encoding or self.depth_encoding
         depth = depth_m if encoding == "32FC1" else depth_to_16uc1(depth_m)

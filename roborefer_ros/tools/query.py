@@ -19,10 +19,11 @@ import numpy as np
 import numpy.typing as npt
 
 from roborefer_ros.backends.base import PointingQuery
-from roborefer_ros.backends.registry import BackendOptions, known_backends, make_backend
+from roborefer_ros.backends.registry import make_backend
 from roborefer_ros.core.annotate import draw_points
 from roborefer_ros.core.request import Mode, resolve_mode
 from roborefer_ros.core.status import RefPointError, Status
+from roborefer_ros.tools.backend_flags import add_backend_arguments, backend_options_from_args
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,47 +31,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("image", type=Path, help="colour image (PNG/JPEG)")
     p.add_argument("instruction", help='e.g. "the apple in front of the leftmost cup"')
     p.add_argument("--depth", type=Path, help="aligned depth: 16-bit PNG in mm, or .npy in metres")
-    p.add_argument(
-        "--backend", default="roborefer_http", help=f"one of {', '.join(known_backends())}"
-    )
     p.add_argument("--mode", default="auto", choices=["auto", "locate", "place"])
-    p.add_argument(
-        "--url", dest="server_url", default=BackendOptions.server_url, help="roborefer_http server"
-    )
-    p.add_argument("--base-url", dest="openai_base_url", default=BackendOptions.openai_base_url)
-    p.add_argument("--model", dest="openai_model", default="", help="openai: model name")
-    p.add_argument(
-        "--api-key-env", default=BackendOptions.api_key_env, help="env var with the API key"
-    )
-    p.add_argument("--model-path", default="", help="transformers: local model folder")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--dtype", default="auto")
-    p.add_argument("--max-new-tokens", type=int, default=BackendOptions.max_new_tokens)
-    p.add_argument(
-        "--format", dest="answer_format", default="", help="answer format (default: the backend's)"
-    )
-    p.add_argument(
-        "--prompt-template", default="", help="template with {object} for the instruction"
-    )
-    p.add_argument("--image-encoding", default="png", choices=["png", "jpeg"])
-    p.add_argument("--depth-source", default="none", choices=["none", "sensor", "estimated"])
-    p.add_argument(
-        "--depth-model-path", default="", help="estimated depth: local Depth-Anything-V2 folder"
-    )
-    p.add_argument(
-        "--referring-file", default="", help="ground_truth backend (test instrumentation)"
-    )
-    p.add_argument("--answers-file", default="", help="recorded backend (test instrumentation)")
-    p.add_argument("--timeout", type=float, default=60.0, help="model deadline in seconds")
+    add_backend_arguments(p)
     p.add_argument("--out", type=Path, help="annotated image (default: IMAGE_annotated.png)")
     p.add_argument("--json", action="store_true", help="last line: one JSON object")
     return p
-
-
-def _options(args: argparse.Namespace) -> BackendOptions:
-    names = BackendOptions.__dataclass_fields__
-    given = {k: v for k, v in vars(args).items() if k in names}
-    return BackendOptions(**given)
 
 
 def load_rgb(path: Path) -> npt.NDArray[np.uint8]:
@@ -99,7 +64,7 @@ def load_depth(path: Path) -> tuple[npt.NDArray[Any], str]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     rgb = load_rgb(args.image)
     height, width = rgb.shape[:2]
-    options = _options(args)
+    options = backend_options_from_args(args)
     depth_for_model = None
     depth_source = "none"
     if options.depth_source != "none":

@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from roborefer_ros.tools.bench_model import main  # noqa: E402
+from roborefer_ros.tools.bench_model import main
 
 
 def test_bench_model_tiny_on_cpu(capsys: pytest.CaptureFixture[str]) -> None:
