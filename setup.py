@@ -18,8 +18,15 @@ setup(
     entry_points={
         "console_scripts": [
             "roborefer-node = roborefer_ros.tools.node:main",
+            "roborefer-pick-place-node = roborefer_ros.ros.pick_place_node:main",
             "roborefer-bench-node = roborefer_ros.tools.bench_node:main",
             "roborefer-demo = roborefer_ros.tools.demo:main",
+            "roborefer-replay = roborefer_ros.tools.replay:main",
+            "roborefer-bag-eval = roborefer_ros.tools.bag_eval:main",
+            "roborefer-query = roborefer_ros.tools.query:main",
+            "roborefer-bench-http = roborefer_ros.tools.bench_http:main",
+            "roborefer-bench = roborefer_ros.tools.bench:main",
+            "roborefer-sim-pickplace = roborefer_ros.tools.sim_pickplace:main",
         ],
     },
 )

@@ -18,7 +18,10 @@ from types import ModuleType
 import pytest
 
 import roborefer_ros.backends
+import roborefer_ros.bags
 import roborefer_ros.core
+import roborefer_ros.eval
+import roborefer_ros.manipulation
 import roborefer_ros.sim
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,6 +58,17 @@ UPPER_LAYERS = {
         *GENERATED,
     ),
     "pipeline": ("roborefer_ros.ros", "roborefer_ros.tools", "roborefer_ros.testing", *GENERATED),
+    # recorded data and evaluation: ROS-free tooling over core, backends, sim (rosbags, no rclpy)
+    "bags": ("roborefer_ros.pipeline", "roborefer_ros.ros", "roborefer_ros.tools", *GENERATED),
+    "eval": ("roborefer_ros.ros", "roborefer_ros.tools", "roborefer_ros.testing", *GENERATED),
+    # manipulation planning and the simulated arm: ROS-free (MoveIt messages live in ros/)
+    "manipulation": (
+        "roborefer_ros.pipeline",
+        "roborefer_ros.ros",
+        "roborefer_ros.tools",
+        "roborefer_ros.testing",
+        *GENERATED,
+    ),
     # simulation builds on the core only (no model, no ROS): scenes, truth, referring expressions
     "sim": (
         "roborefer_ros.backends",
@@ -77,6 +91,9 @@ CASES = (
     + [(name, "backends") for name in modules_of(roborefer_ros.backends)]
     + [("roborefer_ros.pipeline", "pipeline")]
     + [(name, "sim") for name in modules_of(roborefer_ros.sim)]
+    + [(name, "bags") for name in modules_of(roborefer_ros.bags)]
+    + [(name, "eval") for name in modules_of(roborefer_ros.eval)]
+    + [(name, "manipulation") for name in modules_of(roborefer_ros.manipulation)]
 )
 
 # The child records who asks for a forbidden module (the first roborefer_ros frame on the stack),

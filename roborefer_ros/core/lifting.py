@@ -135,7 +135,10 @@ def lift_pixel(
             f"depth (need {_MIN_PLANE_POINTS} and min_valid_ratio={min_valid_ratio:g})",
         )
     threshold = max(plane_inlier_threshold_m, _REL_THRESHOLD * float(np.median(points[:, 2])))
-    normal, offset, inliers = _fit_plane(points, weights, threshold)
+    anchor = _surface_at_pixel(
+        depth_raw, encoding, u, v, ray, window_px, min_valid_ratio, min_range_m, max_range_m
+    )
+    normal, offset, inliers = _fit_plane(points, weights, threshold, anchor)
     inlier_ratio = float(weights[inliers].sum() / weights.sum())
     if inlier_ratio < min_plane_inlier_ratio:
         raise RefPointError(
@@ -166,6 +169,38 @@ def lift_pixel(
     return LiftedPoint((u, v), sample, point, normal, normal.copy(), inlier_ratio)
 
 
+def _surface_at_pixel(
+    depth_raw: npt.NDArray[np.generic],
+    encoding: str,
+    u: float,
+    v: float,
+    ray: FloatArray,
+    window_px: int,
+    min_valid_ratio: float,
+    min_range_m: float,
+    max_range_m: float,
+) -> FloatArray | None:
+    """The 3D point of the surface seen at the pixel (robust depth), or None over a depth hole.
+
+    A place target lies ON the surface under the pointed pixel, so the support plane must pass
+    through it; without this anchor a plane tilted through a neighbouring object can win.
+    """
+    try:
+        sample = sample_depth(
+            depth_raw,
+            encoding,
+            u,
+            v,
+            window_px=window_px,
+            min_valid_ratio=min_valid_ratio,
+            min_range_m=min_range_m,
+            max_range_m=max_range_m,
+        )
+    except RefPointError:
+        return None
+    return np.asarray(ray * (sample.depth_m / ray[2]), dtype=np.float64)
+
+
 def _plane_window(
     camera: CameraModel,
     depth_raw: npt.NDArray[np.generic],
@@ -177,8 +212,11 @@ def _plane_window(
     max_range_m: float,
 ) -> tuple[FloatArray, FloatArray, int, tuple[int, int]]:
     """Back-projected (N, 3) points of the subsampled window, their (N,) weights, window size and
-    centre pixel. Weights are Gaussian in pixel distance (sigma = radius / 3), so the surface
-    under the pointed pixel outweighs a neighbouring object that fills part of the window."""
+    centre pixel. Weights are Gaussian in pixel distance with sigma = 2 * radius, a mild
+    preference for nearer pixels: the plane must pass through the surface seen at the pointed
+    pixel (``_surface_at_pixel``), and among such planes the one most of the window supports
+    wins. Narrower weights let a plane tilted through a neighbouring object win (measured on the
+    bundled bags, docs/benchmarks.md)."""
     traits = checked_traits(depth_raw, encoding)
     iu, iv = pixel_index(depth_raw, u, v)
     height, width = depth_raw.shape[:2]
@@ -196,17 +234,18 @@ def _plane_window(
     points = np.column_stack(
         ((pu - camera.cx) / camera.fx * z, (pv - camera.cy) / camera.fy * z, z)
     )
-    sigma = radius / 3.0
+    sigma = 2.0 * radius
     weights = np.exp(-0.5 * ((pu - u) ** 2 + (pv - v) ** 2) / sigma**2)
     return points, weights, int(metres.size), (iu, iv)
 
 
 def _fit_plane(
-    points: FloatArray, weights: FloatArray, threshold_m: float
+    points: FloatArray, weights: FloatArray, threshold_m: float, anchor: FloatArray | None = None
 ) -> tuple[FloatArray, float, npt.NDArray[np.bool_]]:
     """Plane ``normal @ p + offset = 0`` through (N, 3) points: seeded RANSAC scored by the summed
-    weights of its inliers, then two least-squares refits on the inliers. Returns the unit normal
-    (3,), offset and (N,) inlier mask."""
+    weights of its inliers, then two least-squares refits on the inliers. With an ``anchor`` (3,),
+    only hypotheses passing within the threshold of it compete (when any does). Returns the unit
+    normal (3,), offset and (N,) inlier mask."""
     rng = np.random.default_rng(_RANSAC_SEED)
     triples = points[rng.integers(0, points.shape[0], size=(_RANSAC_ITERATIONS, 3))]
     normals = np.cross(triples[:, 1] - triples[:, 0], triples[:, 2] - triples[:, 0])
@@ -215,6 +254,10 @@ def _fit_plane(
     normals = normals[usable] / norms[usable, None]
     offsets = -np.einsum("kj,kj->k", normals, triples[usable, 0])
     scores = (np.abs(points @ normals.T + offsets) < threshold_m).T @ weights
+    if anchor is not None:
+        through_anchor = np.abs(normals @ anchor + offsets) < threshold_m
+        if through_anchor.any():
+            scores = np.where(through_anchor, scores, -1.0)
     best = int(np.argmax(scores)) if scores.size else -1
     if best < 0:
         return np.array([0.0, 0.0, 1.0]), 0.0, np.zeros(points.shape[0], dtype=bool)

@@ -293,11 +293,15 @@ class ReferNode(LifecycleNode):
         except RefPointError as err:  # BUSY from the gate
             return ReferOutcome(request=request, status=err.status, message=err.message)
         self._publish(outcome, frozen[0] if frozen else None)
-        level = self.get_logger().info if outcome.success else self.get_logger().warn
-        level(
+        line = (
             f"{outcome.status.name} '{request.prompt[:60]}': {outcome.message} "
             f"({outcome.timings.total_s * 1e3:.1f} ms)"
         )
+        # One call site per severity: rclpy refuses a severity change at the same call site.
+        if outcome.success:
+            self.get_logger().info(line)
+        else:
+            self.get_logger().warning(line)
         return outcome
 
     def _freeze(self, min_stamp_ns: int, timeout_s: float, frozen: list[Frame]) -> Frame:
@@ -334,7 +338,7 @@ class ReferNode(LifecycleNode):
             self._outputs.submit((outcome, frame))
 
     def _on_output_error(self, err: Exception) -> None:
-        self.get_logger().warn(f"visual output failed: {err!r}")
+        self.get_logger().warning(f"visual output failed: {err!r}")
 
     def _publish_visuals(self, item: tuple[ReferOutcome, Frame | None]) -> None:
         """On the output worker: markers and the annotated image of a successful request."""
@@ -368,8 +372,11 @@ class ReferNode(LifecycleNode):
         checks = run_self_check(frame_or_error, self.cfg.refer.target_frame, can_transform)
         if checks != self._last_check:
             for check in checks:
-                log = self.get_logger().info if check.level == 0 else self.get_logger().warn
-                log(f"self-check {check.name}: {check.message}")
+                line = f"self-check {check.name}: {check.message}"
+                if check.level == 0:  # one call site per severity (rclpy insists)
+                    self.get_logger().info(line)
+                else:
+                    self.get_logger().warning(line)
             self._last_check = checks
         array = DiagnosticArray()
         array.header.stamp = self.get_clock().now().to_msg()

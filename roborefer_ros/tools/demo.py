@@ -1,37 +1,55 @@
-"""``roborefer-demo``: the whole RefPoint path on a live graph, on bundled synthetic data.
+"""``roborefer-demo``: the whole RefPoint path on a live graph, on the bundled moving-camera bag.
 
-Starts a refer node (ground_truth backend: test instrumentation that answers from the scene's
-known truth, so the run needs no model), publishes a synthetic RGB-D camera moving over a table
-with boxes, asks a few instructions at chosen frames, prints the 3D targets against the truth, and
-writes the annotated images and a short Markdown report.
+Starts a refer node (by default the ``ground_truth`` backend: test instrumentation that answers
+with the bag's known pixels, so the run needs no model), replays ``data/bags/tabletop_moving`` (a
+MuJoCo tabletop seen by a camera sweeping about the table), asks a handful of its instructions at
+their own frames, prints the 3D targets against the truth, and writes the node's annotated images
+and ``report.md``. The replay and query scheduling are bag_eval's (``bag_session``), so the demo
+shows exactly the path the evaluation scores.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import random
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from roborefer_ros.core.referring import ReferringQuery
+from roborefer_ros.bags.errors import BagError
+from roborefer_ros.bags.reader import BagReader
+from roborefer_ros.core.referring import ReferringFileError, ReferringQuery, load_referring
+from roborefer_ros.core.request import Mode
+from roborefer_ros.tools.bag_session import (
+    Answered,
+    BagSession,
+    SetupError,
+    configure_environment,
+    session_parameters,
+    status_name,
+)
+
+DEFAULT_BAG = Path(__file__).resolve().parents[2] / "data" / "bags" / "tabletop_moving"
+NODE_NAME = "refer_node"
+IMAGE_WAIT_S = 5.0  # annotated images follow their responses; FastDDS may repair one in ~3 s
 
 
 @dataclass(frozen=True)
 class DemoRow:
     prompt: str
+    mode: str
+    t_s: float  # the frame's time from the start of the bag
     status: str
-    message: str
     point: tuple[float, float, float] | None
+    truth: tuple[float, float, float]
     error_mm: float | None
-    total_ms: float
+    total_ms: float | None  # the node's own work, without the wait for the frame
     image: str
 
 
@@ -40,170 +58,249 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--out", type=Path, default=Path("out/demo"), help="where images and the report go"
     )
+    parser.add_argument("--bag", type=Path, default=DEFAULT_BAG, help="bag with referring.json")
+    parser.add_argument("--count", type=int, default=6, help="instructions to ask (default 6)")
+    parser.add_argument("--backend", default="ground_truth", help="refer node backend")
     parser.add_argument(
-        "--domain-id", type=int, default=None, help="ROS_DOMAIN_ID (default: a random one in 50-99)"
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="refer node parameter (repeatable; overrides the demo's defaults)",
     )
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--domain-id", type=int, default=None, help="ROS_DOMAIN_ID (default: env or 50-99)"
+    )
+    args = parser.parse_args(argv)
+    if args.count < 1:
+        parser.error(f"--count must be >= 1, got {args.count}")
+    for item in args.param:
+        if "=" not in item or not item.split("=", 1)[0]:
+            parser.error(f"--param expects NAME=VALUE, got {item!r}")
+    return args
+
+
+def pick_queries(queries: tuple[ReferringQuery, ...], count: int) -> list[ReferringQuery]:
+    """``count`` queries on distinct frames (an annotated image is matched by stamp), about a
+    third placements, from the shortest to the longest prompt of each mode (prompt length
+    follows the number of reasoning steps); in stamp order."""
+    n_place = count // 3
+    chosen: list[ReferringQuery] = []
+    for mode, n in ((Mode.LOCATE, count - n_place), (Mode.PLACE, n_place)):
+        pool = sorted((q for q in queries if q.mode is mode), key=lambda q: len(q.prompt))
+        if not pool:
+            continue
+        shortest, longest = len(pool[0].prompt), len(pool[-1].prompt)
+        for k in range(n):
+            wanted = longest if n == 1 else shortest + (longest - shortest) * k / (n - 1)
+            stamps = {q.stamp_ns for q in chosen}
+            free = [q for q in pool if q.stamp_ns not in stamps]
+            if free:
+                chosen.append(min(free, key=lambda q: abs(len(q.prompt) - wanted)))
+    return sorted(chosen, key=lambda q: q.stamp_ns)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
-    os.environ["ROS_DOMAIN_ID"] = str(
-        args.domain_id if args.domain_id is not None else random.randint(50, 99)
-    )
-    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-    os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "SHM?max_msg_size=8MB&sockets_size=32MB")
     started = time.monotonic()
-    rows = run_demo(args.out)
+    try:
+        bag = BagReader(args.bag)
+        cams = bag.camera_topics()
+        referring = load_referring(bag.referring_path())
+    except (BagError, ReferringFileError) as err:
+        print(f"roborefer-demo: {err}", file=sys.stderr)
+        return 2
+    domain_id = configure_environment(args.domain_id)
+    queries = pick_queries(referring.queries, args.count)
+    params = session_parameters(
+        args.backend,
+        bag.referring_path().resolve(),
+        len(queries),
+        annotate=True,
+        overrides=args.param,
+    )
+    args.out.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="roborefer-demo-"))
+    print(
+        f"bag {bag.path} ({(bag.end_ns - bag.start_ns) * 1e-9:.1f} s); refer_node backend "
+        f"{args.backend}{' (test instrumentation)' if args.backend == 'ground_truth' else ''}; "
+        f"domain {domain_id}; node log {workdir / 'node.log'}"
+    )
+    try:
+        with bag, BagSession(bag, cams, params, node_name=NODE_NAME, workdir=workdir) as session:
+            rows = run_demo(session, queries, referring.target_frame, bag.start_ns, args.out)
+    except SetupError as err:
+        print(f"roborefer-demo: {err}", file=sys.stderr)
+        return 3
     elapsed = time.monotonic() - started
-    report = write_report(args.out, rows, elapsed)
+    print(format_table(rows))
+    report = write_report(args.out, rows, elapsed, args.backend, bag.path)
     ok = sum(r.status == "OK" for r in rows)
     print(f"\n{ok}/{len(rows)} instructions answered; report: {report} ({elapsed:.1f} s)")
     return 0 if ok == len(rows) else 1
 
 
-def run_demo(out: Path) -> list[DemoRow]:
-    from PIL import Image as PILImage
+def run_demo(
+    session: BagSession,
+    queries: list[ReferringQuery],
+    target_frame: str,
+    start_ns: int,
+    out: Path,
+) -> list[DemoRow]:
+    """Bring the graph up, listen to the annotated images, replay and ask; one row per query."""
     from sensor_msgs.msg import Image
 
-    from roborefer_ros.core.referring import dump_referring
-    from roborefer_ros.core.request import Mode
-    from roborefer_ros.ros.conversions import image_to_rgb, stamp_ns, time_msg
-    from roborefer_ros.srv import RefPoint
-    from roborefer_ros.testing.graph import (
-        GraphClient,
-        NodeProcess,
-        ScenePublisher,
-        refer_node_args,
-    )
-    from roborefer_ros.testing.scene import SyntheticScene, scene_referring
+    from roborefer_ros.ros.conversions import stamp_ns
 
-    out.mkdir(parents=True, exist_ok=True)
-    scene = SyntheticScene(speed_mps=0.1, sweep_m=0.3)
-    box = {b.name: b for b in scene.boxes}
-    targets = {
-        "the red box": (box["red box"].top_center, 1.0, Mode.LOCATE),
-        "the blue box on the right": (box["blue box"].top_center, 1.5, Mode.LOCATE),
-        "the smallest box": (box["green box"].top_center, 2.0, Mode.LOCATE),
-        "the free area in front of the green box": (np.array([0.36, -0.02, 0.0]), 2.5, Mode.PLACE),
-    }
-    t0_ns = time.time_ns() + 3_000_000_000
-    referring = scene_referring(scene, targets, t0_ns)
-    workdir = Path(tempfile.mkdtemp(prefix="roborefer-demo-"))
-    dump_referring(referring, workdir / "referring.json")
-    domain = int(os.environ["ROS_DOMAIN_ID"])
-    params = {
-        "backend": "ground_truth",
-        "referring_file": str(workdir / "referring.json"),
-        "qos_reliability": "reliable",
-        "frame_ring_size": 40,
-        "frame_wait_timeout_s": 5.0,
-        "max_frame_age_s": 0.0,
-    }
-    print(f"starting refer_node (backend ground_truth = test instrumentation, domain {domain})")
-    node = NodeProcess(
-        "roborefer_ros.tools.node",
-        refer_node_args("refer_node", params),
-        domain,
-        workdir / "node.log",
-    )
-    graph = GraphClient("roborefer_demo")
-    images: dict[int, Image] = {}
-    got_image = threading.Condition()
+    session.start()
+    images: dict[int, Any] = {}
+    arrived = threading.Condition()
 
-    def on_image(msg: Image) -> None:
-        with got_image:
+    def on_image(msg: Any) -> None:
+        with arrived:
             images[stamp_ns(msg.header.stamp)] = msg
-            got_image.notify_all()
+            arrived.notify_all()
 
-    rows: list[DemoRow] = []
-    publisher = None
-    try:
-        graph.node.create_subscription(Image, "/refer_node/annotated_image", on_image, 5)
-        client: Any = graph.node.create_client(RefPoint, "/refer_node/refer")
-        graph.wait_for_service(client, timeout_s=30)
-        publisher = ScenePublisher(graph, scene, rate_hz=10.0, t0_ns=t0_ns)
-        publisher.start(duration_s=3.0)
-        columns = ("x", "y", "z", "err mm")
-        print(
-            f"{'instruction':45s} {'status':8s} "
-            + " ".join(f"{c:>7s}" for c in columns)
-            + "     ms"
-        )
-        for query in referring.queries:
-            request = RefPoint.Request(prompt=query.prompt, min_stamp=time_msg(query.stamp_ns))
-            response = graph.call(client, request, timeout_s=15)
-            row = _row(query, response)
-            name = ""
-            if response.success:
-                msg = _wait_for_image(images, got_image, query.stamp_ns)
-                if msg is not None:
-                    name = f"{len(rows):02d}_{query.prompt.replace(' ', '_')}.png"
-                    rgb = np.ascontiguousarray(image_to_rgb(msg))
-                    PILImage.fromarray(rgb).save(out / name)
-            rows.append(DemoRow(**{**row.__dict__, "image": name}))
-            p = row.point
-            xyz = f"{p[0]:7.3f} {p[1]:7.3f} {p[2]:7.3f}" if p else f"{'-':>7s} {'-':>7s} {'-':>7s}"
-            err = f"{row.error_mm:7.1f}" if row.error_mm is not None else f"{'-':>7s}"
-            print(f"{query.prompt:45s} {row.status:8s} {xyz} {err} {row.total_ms:6.1f}")
-    finally:
-        if publisher is not None:
-            publisher.stop()
-        graph.close()
-        code = node.stop()
-        if code != 0:
-            print(node.log()[-2000:], file=sys.stderr)
+    session.graph.node.create_subscription(Image, f"/{NODE_NAME}/annotated_image", on_image, 10)
+    answered_at: dict[int, float] = {}
+
+    def hold(sent: Sequence[Answered]) -> bool:
+        """Send nothing while an answered query's image is due: the node keeps only the last
+        two images for a reader that lost one, so a burst of answers could lose it for good."""
+        now = time.monotonic()
+        for item in sent:
+            response = item.response()
+            stamp = item.query.stamp_ns
+            due = response is not None and response.success and stamp not in images
+            if due and now - answered_at.setdefault(stamp, now) < IMAGE_WAIT_S:
+                return True
+        return False
+
+    answered = session.ask(queries, target_frame, max_in_flight=1, hold=hold)
+    deadline = time.monotonic() + IMAGE_WAIT_S
+    rows = []
+    for index, item in enumerate(answered):
+        row = _row(item, start_ns)
+        if row.status == "OK":
+            msg = _wait_for_image(images, arrived, item.query.stamp_ns, deadline)
+            if msg is not None:
+                name = f"{index:02d}_{row.mode.lower()}.png"
+                _save_image(msg, item.query.prompt, out / name)
+                row = DemoRow(**{**row.__dict__, "image": name})
+        rows.append(row)
     return rows
 
 
 def _wait_for_image(
-    images: dict[int, Any], arrived: threading.Condition, stamp_ns: int, timeout_s: float = 5.0
+    images: dict[int, Any], arrived: threading.Condition, stamp: int, deadline: float
 ) -> Any:
+    """The annotated image stamped ``stamp`` once it came, or None at ``deadline``."""
     with arrived:
-        arrived.wait_for(lambda: stamp_ns in images, timeout=timeout_s)
-    return images.get(stamp_ns)
+        arrived.wait_for(lambda: stamp in images, timeout=max(deadline - time.monotonic(), 0.0))
+    return images.get(stamp)
 
 
-def _row(query: ReferringQuery, response: Any) -> DemoRow:
-    """One report row; ``response`` is a RefPoint.Response."""
-    from roborefer_ros.core.status import Status
-
-    point = None
-    error_mm = None
-    if response.points:
-        p = response.points[0].point.point
-        point = (float(p.x), float(p.y), float(p.z))
-        error_mm = 1000 * float(np.linalg.norm(np.array(point) - np.array(query.point)))
-    timings = response.timings
+def _row(item: Answered, start_ns: int) -> DemoRow:
+    query = item.query
+    response = item.response()
+    point = error_mm = total_ms = None
+    status = "NO_RESPONSE"
+    if response is not None:
+        status = status_name(response.status)
+        timings = response.timings
+        total_ms = 1000 * (timings.total_s - timings.wait_frame_s)
+        if response.points:
+            p = response.points[0].point.point
+            point = (float(p.x), float(p.y), float(p.z))
+            error_mm = 1000 * float(np.linalg.norm(np.subtract(point, query.point)))
     return DemoRow(
         prompt=query.prompt,
-        status=Status(response.status).name,
-        message=str(response.message),
+        mode=query.mode.name,
+        t_s=(query.stamp_ns - start_ns) * 1e-9,
+        status=status,
         point=point,
+        truth=query.point,
         error_mm=error_mm,
-        total_ms=1000 * (timings.total_s - timings.wait_frame_s),
+        total_ms=total_ms,
         image="",
     )
 
 
-def write_report(out: Path, rows: list[DemoRow], elapsed_s: float) -> Path:
+def _save_image(msg: Any, caption: str, path: Path) -> None:
+    """The node's annotated frame with the instruction written above it (wrapped to fit)."""
+    from PIL import Image as PILImage
+    from PIL import ImageDraw, ImageFont
+
+    from roborefer_ros.ros.conversions import image_to_rgb
+
+    frame = PILImage.fromarray(np.ascontiguousarray(image_to_rgb(msg)))
+    font = ImageFont.load_default(size=15)
+    lines: list[str] = []
+    for word in caption.split():
+        if lines and font.getlength(f"{lines[-1]} {word}") <= frame.width - 12:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    strip = 8 + 19 * len(lines)
+    canvas = PILImage.new("RGB", (frame.width, frame.height + strip), (20, 20, 20))
+    canvas.paste(frame, (0, strip))
+    draw = ImageDraw.Draw(canvas)
+    for row, line in enumerate(lines):
+        draw.text((6, 4 + 19 * row), line, fill=(255, 255, 255), font=font)
+    canvas.save(path)
+
+
+def format_table(rows: list[DemoRow]) -> str:
+    width = max([len("instruction"), *(len(r.prompt) for r in rows)])
+    head = (
+        f"{'t s':>4s}  {'mode':6s}  {'instruction':{width}s}  {'status':6s} "
+        f"{'x':>7s} {'y':>7s} {'z':>7s}  {'truth x':>7s} {'y':>7s} {'z':>7s}  {'err mm':>6s} "
+        f"{'ms':>6s}"
+    )
+    lines = [head]
+    for r in rows:
+        xyz = " ".join(f"{c:7.3f}" for c in r.point) if r.point else " ".join(["      -"] * 3)
+        truth = " ".join(f"{c:7.3f}" for c in r.truth)
+        err = f"{r.error_mm:6.1f}" if r.error_mm is not None else f"{'-':>6s}"
+        ms = f"{r.total_ms:6.1f}" if r.total_ms is not None else f"{'-':>6s}"
+        lines.append(
+            f"{r.t_s:4.1f}  {r.mode:6s}  {r.prompt:{width}s}  {r.status:6s} {xyz}  {truth}  "
+            f"{err} {ms}"
+        )
+    return "\n".join(lines)
+
+
+def write_report(out: Path, rows: list[DemoRow], elapsed_s: float, backend: str, bag: Path) -> Path:
+    note = (
+        "`ground_truth` backend (test instrumentation: it answers with the bag's known pixel of "
+        "each target, so this shows the node's path - sync, depth, lifting, TF at the frame's "
+        "stamp - not a model's accuracy)."
+        if backend == "ground_truth"
+        else f"`{backend}` backend."
+    )
     lines = [
         "# roborefer_ros demo",
         "",
-        "Synthetic RGB-D camera moving over a table; `ground_truth` backend (test instrumentation:",
-        "it answers with the known pixel of each target, so this shows the node's path - sync,",
-        "depth, lifting, TF at the frame's stamp - not a model's accuracy).",
+        f"Bag `{bag}`: a simulated tabletop seen by a camera sweeping about the table, replayed "
+        f"into a live refer node; {note}",
         "",
-        "| instruction | status | target in base_link (m) | 3D error (mm) | processing (ms) "
-        "| image |",
-        "|---|---|---|---|---|---|",
+        "| t (s) | mode | instruction | status | target in base_link (m) | truth (m) "
+        "| 3D error (mm) | processing (ms) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         xyz = ", ".join(f"{c:.3f}" for c in r.point) if r.point else "-"
+        truth = ", ".join(f"{c:.3f}" for c in r.truth)
         err = f"{r.error_mm:.1f}" if r.error_mm is not None else "-"
-        img = f"![]({r.image})" if r.image else "-"
-        lines.append(f"| {r.prompt} | {r.status} | {xyz} | {err} | {r.total_ms:.1f} | {img} |")
-    lines += ["", f"Run time: {elapsed_s:.1f} s."]
+        ms = f"{r.total_ms:.1f}" if r.total_ms is not None else "-"
+        lines.append(
+            f"| {r.t_s:.1f} | {r.mode} | {r.prompt} | {r.status} | {xyz} | {truth} | {err} | {ms} |"
+        )
+    lines += ["", "## Annotated frames", ""]
+    for r in rows:
+        if r.image:
+            lines += [f"**{r.prompt}** ({r.mode}, t = {r.t_s:.1f} s)", "", f"![]({r.image})", ""]
+    lines += [f"Run time: {elapsed_s:.1f} s."]
     path = out / "report.md"
     path.write_text("\n".join(lines) + "\n")
     return path

@@ -1,0 +1,259 @@
+"""The path of one PickPlace goal, ROS-free: resolve targets, check them, plan, execute.
+
+The node supplies a ``Resolver`` (its RefPoint client) and a ``ManipulationBackend``; this module
+decides the order and turns every failure into a ``PickPlaceOutcome`` with a status and a message
+that names the bad value. Order: both targets are resolved and checked before anything moves, so a
+place that cannot be resolved (or is unsafe) never leaves the robot holding the object; the
+backend's availability is checked first of all, so a goal that cannot move fails before the model
+is asked. ``dry_run`` stops after planning.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+from roborefer_ros.core.request import Mode
+from roborefer_ros.core.transforms import Transform, Vec3
+from roborefer_ros.manipulation.errors import PickPlaceError, PickPlaceStatus
+from roborefer_ros.manipulation.grasp_planner import (
+    GraspConfig,
+    PlaceSurface,
+    PlanRequest,
+    plan_pick_place,
+)
+from roborefer_ros.manipulation.safety import SafetyConfig, check_plan, check_surface, check_target
+from roborefer_ros.manipulation.steps import ManipulationBackend, Stage, Step, StepPlan
+
+NUM_STAGES = len(Stage)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A resolved pick or place target.
+
+    ``pose``: position = the point; orientation +z = the approach axis (LOCATE: the viewing ray) or
+    the surface normal (PLACE), as RefPoint returns it.
+    """
+
+    frame: str
+    pose: Transform
+    stamp_ns: int  # 0 = no time (a ready pose without a stamp)
+    depth_valid_ratio: float | None = None  # None: no depth evidence (a ready pose)
+    source: str = "model"  # "model" or "given"
+
+    @property
+    def z_axis(self) -> Vec3:
+        x, y, z = self.pose.rotate([0.0, 0.0, 1.0]).tolist()
+        return (x, y, z)
+
+
+@dataclass(frozen=True)
+class PickPlaceRequest:
+    frame: str  # plan frame (already defaulted)
+    pick_prompt: str = ""
+    place_prompt: str = ""
+    pick_pose: Target | None = None  # used instead of the model when set
+    place_pose: Target | None = None
+    approach_distance_m: float = 0.0  # <= 0: config default
+    lift_distance_m: float = 0.0
+    object_size_m: Vec3 = (0.0, 0.0, 0.0)  # <= 0: unknown
+    dry_run: bool = False
+
+    @property
+    def wants_pick(self) -> bool:
+        return self.pick_pose is not None or bool(self.pick_prompt.strip())
+
+    @property
+    def wants_place(self) -> bool:
+        return self.place_pose is not None or bool(self.place_prompt.strip())
+
+
+class Resolver(Protocol):
+    def __call__(self, prompt: str, mode: Mode, frame: str) -> Target:
+        """The first RefPoint point for the prompt; raises PickPlaceError on any failure."""
+        ...
+
+
+@dataclass(frozen=True)
+class PickPlaceOutcome:
+    status: PickPlaceStatus
+    message: str
+    pick: Target | None = None
+    place: Target | None = None
+    plan: StepPlan | None = None
+    failed_step: int | None = None
+    stage_durations_s: tuple[float, ...] = field(default=(0.0,) * NUM_STAGES)
+    total_s: float = 0.0
+
+    @property
+    def success(self) -> bool:
+        return self.status is PickPlaceStatus.OK
+
+
+StageCallback = Callable[[Stage, str], None]  # (stage, step label or "")
+
+
+@dataclass
+class _Run:
+    request: PickPlaceRequest
+    resolve: Resolver
+    backend: ManipulationBackend | None
+    grasp: GraspConfig
+    safety: SafetyConfig
+    now_ns: Callable[[], int]
+    on_stage: StageCallback
+    cancelled: Callable[[], bool]
+    durations: list[float] = field(default_factory=lambda: [0.0] * NUM_STAGES)
+    pick: Target | None = None
+    place: Target | None = None
+    plan: StepPlan | None = None
+
+    def stage(self, stage: Stage) -> None:
+        if self.cancelled():
+            raise PickPlaceError(PickPlaceStatus.CANCELED, f"cancelled before stage {stage.name}")
+        self.on_stage(stage, "")
+
+    def target(self, label: str, given: Target | None, prompt: str, mode: Mode) -> Target:
+        if given is not None:
+            target = given
+        else:
+            try:
+                target = self.resolve(prompt.strip(), mode, self.request.frame)
+            except PickPlaceError as err:
+                raise PickPlaceError(
+                    err.status, f"{label} '{prompt[:80]}': {err.message}"
+                ) from None
+        if target.frame != self.request.frame:
+            raise PickPlaceError(
+                PickPlaceStatus.BAD_REQUEST,
+                f"{label} target is in frame '{target.frame}', the plan frame is "
+                f"'{self.request.frame}' (send poses in the plan frame)",
+            )
+        check_target(
+            label,
+            target.pose.translation,
+            target.stamp_ns,
+            self.now_ns(),
+            target.depth_valid_ratio,
+            self.safety,
+        )
+        return target
+
+    def timed(self, stage: Stage, started: float) -> None:
+        self.durations[int(stage.value)] += time.monotonic() - started
+
+    def run(self) -> PickPlaceOutcome:
+        req = self.request
+        if not (req.wants_pick or req.wants_place):
+            raise PickPlaceError(
+                PickPlaceStatus.BAD_REQUEST,
+                "nothing to do: give a pick (prompt or pose) and/or a place (prompt or pose)",
+            )
+        if not req.dry_run:
+            if self.backend is None:
+                raise PickPlaceError(PickPlaceStatus.UNAVAILABLE, "no manipulation backend")
+            ok, why = self.backend.available()
+            if not ok:
+                name = getattr(self.backend, "name", "?")
+                raise PickPlaceError(
+                    PickPlaceStatus.UNAVAILABLE, f"manipulation backend '{name}': {why}"
+                )
+        if req.wants_pick:
+            self.stage(Stage.REFER_PICK)
+            t0 = time.monotonic()
+            self.pick = self.target("pick", req.pick_pose, req.pick_prompt, Mode.LOCATE)
+            self.timed(Stage.REFER_PICK, t0)
+        if req.wants_place:
+            self.stage(Stage.REFER_PLACE)
+            t0 = time.monotonic()
+            self.place = self.target("place", req.place_pose, req.place_prompt, Mode.PLACE)
+            check_surface(self.place.z_axis, self.safety)
+            self.timed(Stage.REFER_PLACE, t0)
+        self.stage(Stage.PLAN)
+        t0 = time.monotonic()
+        self.plan = plan_pick_place(
+            PlanRequest(
+                frame=req.frame,
+                pick_point=self.pick.pose.translation if self.pick else None,
+                place=PlaceSurface(self.place.pose.translation, self.place.z_axis)
+                if self.place
+                else None,
+                object_size_m=req.object_size_m,
+                approach_distance_m=req.approach_distance_m,
+                lift_distance_m=req.lift_distance_m,
+            ),
+            self.grasp,
+        )
+        check_plan(self.plan, self.safety)
+        self.timed(Stage.PLAN, t0)
+        if req.dry_run:
+            return self.outcome(
+                PickPlaceStatus.OK, f"dry run: {len(self.plan.steps)} steps planned, nothing moved"
+            )
+        return self.execute(self.plan)
+
+    def execute(self, plan: StepPlan) -> PickPlaceOutcome:
+        assert self.backend is not None
+
+        def on_step(_index: int, step: Step) -> None:
+            self.on_stage(step.stage, step.label)  # one feedback per step: stage + label
+
+        result = self.backend.execute(plan, on_step=on_step, cancelled=self.cancelled)
+        for index, seconds in enumerate(result.step_durations_s[: len(plan.steps)]):
+            self.durations[int(plan.steps[index].stage.value)] += seconds
+        status = PickPlaceStatus.from_execution(result.status)
+        if result.success:
+            return self.outcome(status, f"done: {len(plan.steps)} steps")
+        where = ""
+        if result.failed_step is not None and 0 <= result.failed_step < len(plan.steps):
+            where = f"step {result.failed_step} ({plan.steps[result.failed_step].label}): "
+        return self.outcome(status, where + result.message, failed_step=result.failed_step)
+
+    def outcome(
+        self, status: PickPlaceStatus, message: str, failed_step: int | None = None
+    ) -> PickPlaceOutcome:
+        return PickPlaceOutcome(
+            status=status,
+            message=message,
+            pick=self.pick,
+            place=self.place,
+            plan=self.plan,
+            failed_step=failed_step,
+            stage_durations_s=tuple(self.durations),
+        )
+
+
+def run_pick_place(
+    request: PickPlaceRequest,
+    *,
+    resolve: Resolver,
+    backend: ManipulationBackend | None,
+    grasp: GraspConfig,
+    safety: SafetyConfig,
+    now_ns: Callable[[], int] = time.time_ns,
+    on_stage: StageCallback | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> PickPlaceOutcome:
+    """Run one goal; never raises PickPlaceError (it becomes the outcome's status and message).
+
+    Anything else (a bug) propagates: the ROS adapter reports it as INTERNAL_ERROR.
+    """
+    started = time.monotonic()
+    run = _Run(
+        request,
+        resolve,
+        backend,
+        grasp,
+        safety,
+        now_ns,
+        on_stage or (lambda _stage, _label: None),
+        cancelled or (lambda: False),
+    )
+    try:
+        outcome = run.run()
+    except PickPlaceError as err:
+        outcome = run.outcome(err.status, err.message)
+    return replace(outcome, total_s=time.monotonic() - started)

@@ -1,0 +1,98 @@
+"""Manipulation backends by name (the ``manipulation_backend`` parameter of pick_place_node).
+
+A factory takes a ``BackendContext`` and returns a ``ManipulationBackend``. Built in:
+
+- ``moveit``: ``roborefer_ros.ros.moveit_backend.MoveItBackend`` (UR5 + move_group);
+- ``sim``: ``roborefer_ros.manipulation.sim_backend.make_sim_backend(context)`` (MuJoCo);
+- ``g1``: ``roborefer_ros.ros.g1_backend.make_g1_backend(context)`` (Unitree G1 arm_sdk bridge);
+- ``none``: nothing can move (dry runs only).
+
+``sim`` and ``g1`` are imported when asked for; while their module is missing (or fails to import)
+the node still starts and every goal that would move answers UNAVAILABLE with the reason. Other
+backends plug in with ``register_backend``. ``BackendContext`` (ROS-free) is re-exported here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+from roborefer_ros.manipulation.backend_context import BackendContext as BackendContext
+from roborefer_ros.manipulation.steps import (
+    ExecutionResult,
+    ExecutionStatus,
+    ManipulationBackend,
+    StepCallback,
+    StepPlan,
+)
+
+BackendFactory = Callable[[BackendContext], ManipulationBackend]
+
+
+class UnavailableBackend:
+    """A backend that cannot run here; says why from ``available()`` and ``execute()``."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name = name
+        self.reason = reason
+
+    def available(self) -> tuple[bool, str]:
+        return False, self.reason
+
+    def execute(
+        self,
+        plan: StepPlan,
+        on_step: StepCallback | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> ExecutionResult:
+        return ExecutionResult(ExecutionStatus.UNAVAILABLE, self.reason)
+
+
+def _lazy(name: str, module: str, attribute: str) -> BackendFactory:
+    def factory(context: BackendContext) -> ManipulationBackend:
+        try:
+            make = getattr(importlib.import_module(module), attribute)
+        except (ImportError, AttributeError) as err:
+            return UnavailableBackend(
+                name, f"unavailable: {module}.{attribute} cannot be loaded ({err})"
+            )
+        backend: ManipulationBackend = make(context)
+        return backend
+
+    return factory
+
+
+def _moveit(context: BackendContext) -> ManipulationBackend:
+    from roborefer_ros.ros.moveit_backend import MoveItBackend
+
+    return MoveItBackend(context.node, context.moveit, callback_group=context.callback_group)
+
+
+_FACTORIES: dict[str, BackendFactory] = {
+    "moveit": _moveit,
+    "sim": _lazy("sim", "roborefer_ros.manipulation.sim_backend", "make_sim_backend"),
+    "g1": _lazy("g1", "roborefer_ros.ros.g1_backend", "make_g1_backend"),
+    "none": lambda _context: UnavailableBackend(
+        "none", "unavailable: manipulation_backend is 'none' (dry runs only)"
+    ),
+}
+
+
+def register_backend(name: str, factory: BackendFactory) -> None:
+    """Add or replace a backend factory (plug-ins, tests)."""
+    _FACTORIES[name] = factory
+
+
+def backend_names() -> tuple[str, ...]:
+    return tuple(sorted(_FACTORIES))
+
+
+def make_manipulation_backend(name: str, context: BackendContext) -> ManipulationBackend:
+    """The named backend; ValueError naming the known ones for an unknown name."""
+    try:
+        factory = _FACTORIES[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown manipulation_backend {name!r}; known: {', '.join(backend_names())}"
+        ) from None
+    return factory(context)

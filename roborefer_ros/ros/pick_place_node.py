@@ -1,0 +1,205 @@
+"""pick_place_node: the PickPlace action (``~/pick_place``) on top of the refer node.
+
+Thin adapter over ``roborefer_ros.manipulation.pick_place``: the goal becomes a request; targets
+come from the refer node's RefPoint service (LOCATE for the pick, PLACE for the place) or from the
+goal's ready poses; the plan runs on the backend named by ``manipulation_backend``. One goal runs at
+a time (a second one gets BUSY): a robot arm does one thing at a time.
+
+Concurrency: the action server and every client live in one reentrant callback group on a
+multi-threaded executor. The goal's thread waits on futures with deadlines (never spinning the
+executor it runs on), so the RefPoint response and the backend's action results are delivered by
+the other executor threads; cancellation is checked while waiting and between steps.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import Any
+
+import rclpy
+from rclpy.action.server import ActionServer, CancelResponse, GoalResponse
+from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+
+from roborefer_ros.action import PickPlace
+from roborefer_ros.core.request import Mode
+from roborefer_ros.core.status import Status
+from roborefer_ros.manipulation.errors import PickPlaceError, PickPlaceStatus
+from roborefer_ros.manipulation.pick_place import (
+    PickPlaceOutcome,
+    PickPlaceRequest,
+    Target,
+    run_pick_place,
+)
+from roborefer_ros.manipulation.steps import ManipulationBackend, Stage
+from roborefer_ros.ros.manipulation_registry import BackendContext, make_manipulation_backend
+from roborefer_ros.ros.pick_place_messages import (
+    fill_result,
+    request_from_goal,
+    target_from_response,
+)
+from roborefer_ros.ros.pick_place_params import PickPlaceNodeConfig, declare_and_read
+from roborefer_ros.srv import RefPoint
+
+_POLL_S = 0.02  # how often a waiting goal looks at its cancel flag
+
+
+class PickPlaceNode(Node):
+    """``backend`` overrides ``manipulation_backend`` (tests, embedding applications)."""
+
+    def __init__(
+        self,
+        node_name: str = "pick_place_node",
+        *,
+        backend: ManipulationBackend | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(node_name, **kwargs)
+        self.cfg: PickPlaceNodeConfig = declare_and_read(self)  # ValueError: refuse to start
+        self._group = ReentrantCallbackGroup()
+        self._refer: Any = self.create_client(
+            RefPoint, self.cfg.refer_service, callback_group=self._group
+        )
+        self.backend = backend or make_manipulation_backend(
+            self.cfg.manipulation_backend,
+            BackendContext(self, self.cfg.plan_frame, self._group, self.cfg.moveit),
+        )
+        self._busy = threading.Lock()
+        self._server = ActionServer(
+            self,
+            PickPlace,
+            "~/pick_place",
+            execute_callback=self._execute,
+            goal_callback=lambda _goal: GoalResponse.ACCEPT,
+            cancel_callback=lambda _goal: CancelResponse.ACCEPT,
+            callback_group=self._group,
+        )
+        self.get_logger().info(
+            f"serving {self.resolve_topic_name('~/pick_place')}: backend "
+            f"{getattr(self.backend, 'name', '?')}, plan frame {self.cfg.plan_frame}, "
+            f"refer {self.cfg.refer_service}"
+        )
+
+    def destroy_node(self) -> None:
+        self._server.destroy()
+        super().destroy_node()
+
+    # ----- the goal --------------------------------------------------------------------------
+    def _execute(self, goal_handle: Any) -> Any:
+        started = time.monotonic()
+        cancelled = lambda: bool(goal_handle.is_cancel_requested)  # noqa: E731
+
+        def on_stage(stage: Stage, label: str) -> None:
+            goal_handle.publish_feedback(
+                PickPlace.Feedback(
+                    stage=int(stage.value),
+                    stage_name=stage.name,
+                    step_label=label,
+                    elapsed_s=time.monotonic() - started,
+                )
+            )
+
+        if not self._busy.acquire(blocking=False):
+            outcome = PickPlaceOutcome(PickPlaceStatus.BUSY, "another PickPlace goal is running")
+        else:
+            try:
+                outcome = self._run(goal_handle.request, on_stage, cancelled)
+            except Exception as err:  # a bug: never let it reach the executor
+                self.get_logger().error(f"PickPlace failed unexpectedly: {err!r}")
+                outcome = PickPlaceOutcome(
+                    PickPlaceStatus.INTERNAL_ERROR, f"{type(err).__name__}: {err}"
+                )
+            finally:
+                self._busy.release()
+        result = fill_result(PickPlace.Result(), outcome)
+        line = f"{outcome.status.name}: {outcome.message} ({outcome.total_s:.2f} s)"
+        # One call site per severity: rclpy refuses a severity change at the same call site.
+        if outcome.success:
+            self.get_logger().info(line)
+        else:
+            self.get_logger().warning(line)
+        if outcome.status is PickPlaceStatus.CANCELED and goal_handle.is_cancel_requested:
+            goal_handle.canceled()
+        elif outcome.success:
+            goal_handle.succeed()
+        else:
+            goal_handle.abort()
+        return result
+
+    def _run(self, goal: Any, on_stage: Any, cancelled: Any) -> PickPlaceOutcome:
+        try:
+            request: PickPlaceRequest = request_from_goal(goal, self.cfg.plan_frame)
+        except PickPlaceError as err:
+            return PickPlaceOutcome(err.status, err.message)
+
+        def resolve(prompt: str, mode: Mode, frame: str) -> Target:
+            return self._refer_point(prompt, mode, frame, cancelled)
+
+        return run_pick_place(
+            request,
+            resolve=resolve,
+            backend=self.backend,
+            grasp=self.cfg.grasp,
+            safety=self.cfg.safety,
+            now_ns=lambda: self.get_clock().now().nanoseconds,
+            on_stage=on_stage,
+            cancelled=cancelled,
+        )
+
+    def _refer_point(self, prompt: str, mode: Mode, frame: str, cancelled: Any) -> Target:
+        """One RefPoint call, waited for on this thread with a deadline and the cancel flag."""
+        name = self._refer.srv_name
+        if not self._refer.wait_for_service(timeout_sec=self.cfg.refer_wait_s):
+            raise PickPlaceError(
+                PickPlaceStatus.UNAVAILABLE,
+                f"refer service {name} is not available (waited {self.cfg.refer_wait_s:g} s)",
+            )
+        request = RefPoint.Request(prompt=prompt, target_frame=frame, mode=int(mode.value))
+        request.max_points = 1
+        future = self._refer.call_async(request)
+        done = threading.Event()
+        future.add_done_callback(lambda _f: done.set())
+        deadline = time.monotonic() + self.cfg.refer_timeout_s
+        while not done.wait(_POLL_S):
+            if cancelled() or time.monotonic() > deadline:
+                self._refer.remove_pending_request(future)
+                if cancelled():
+                    raise PickPlaceError(PickPlaceStatus.CANCELED, f"cancelled while asking {name}")
+                raise PickPlaceError(
+                    PickPlaceStatus.BACKEND_TIMEOUT,
+                    f"{name} did not answer within {self.cfg.refer_timeout_s:g} s",
+                )
+        response = future.result()
+        if response is None:
+            raise PickPlaceError(PickPlaceStatus.BACKEND_ERROR, f"{name} returned no response")
+        if response.status != Status.OK:
+            raise PickPlaceError(PickPlaceStatus.from_refer(response.status), response.message)
+        return target_from_response(response)
+
+
+def main(argv: list[str] | None = None) -> int:
+    rclpy.init(args=sys.argv if argv is None else argv)
+    try:
+        node = PickPlaceNode()
+    except ValueError as err:
+        print(f"pick_place_node: configuration rejected: {err}", file=sys.stderr)
+        rclpy.try_shutdown()
+        return 2
+    executor = MultiThreadedExecutor(num_threads=6)
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        executor.shutdown(timeout_sec=2.0)
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

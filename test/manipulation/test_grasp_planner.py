@@ -1,0 +1,208 @@
+"""Grasp/place step planning: poses, orientations and step order from RefPoint-like targets."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from roborefer_ros.core.transforms import Transform
+from roborefer_ros.manipulation.errors import PickPlaceError, PickPlaceStatus
+from roborefer_ros.manipulation.grasp_planner import (
+    GraspConfig,
+    GraspStyle,
+    PlaceSurface,
+    PlanRequest,
+    choose_yaw,
+    fold_yaw,
+    plan_pick_place,
+    top_down_quat,
+)
+from roborefer_ros.manipulation.steps import Stage, StepKind
+
+PICK = (0.55, 0.10, 0.10)  # top of a box
+TABLE = PlaceSurface((0.42, -0.12, 0.0), (0.0, 0.0, 1.0))
+CFG = GraspConfig()
+
+
+def axes(T: Transform) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    R = T.rotation_matrix()
+    return R[:, 0], R[:, 1], R[:, 2]
+
+
+def pose(plan, label: str) -> Transform:
+    (step,) = [s for s in plan.steps if s.label == label]
+    assert step.tcp_pose is not None
+    return step.tcp_pose
+
+
+@pytest.mark.parametrize("yaw", [0.0, 0.3, -1.2, math.pi / 2])
+def test_top_down_quaternion_points_down_with_the_yaw(yaw: float) -> None:
+    x, y, z = axes(Transform(quat_xyzw=top_down_quat(yaw)))
+    np.testing.assert_allclose(z, [0, 0, -1], atol=1e-12)
+    np.testing.assert_allclose(x, [math.cos(yaw), math.sin(yaw), 0], atol=1e-12)
+    np.testing.assert_allclose(y, [math.sin(yaw), -math.cos(yaw), 0], atol=1e-12)  # fingers
+
+
+def test_pick_and_place_steps_in_order_with_stages_and_kinds() -> None:
+    plan = plan_pick_place(PlanRequest("base_link", PICK, TABLE), CFG)
+    assert plan.frame == "base_link"
+    assert [(s.label, s.kind, s.stage) for s in plan.steps] == [
+        ("pre-grasp", StepKind.MOVE, Stage.APPROACH),
+        ("approach", StepKind.LINEAR, Stage.APPROACH),
+        ("close", StepKind.CLOSE, Stage.GRASP),
+        ("lift", StepKind.LINEAR, Stage.LIFT),
+        ("pre-place", StepKind.MOVE, Stage.PLACE),
+        ("place", StepKind.LINEAR, Stage.PLACE),
+        ("open", StepKind.OPEN, Stage.PLACE),
+        ("retreat", StepKind.LINEAR, Stage.RETREAT),
+    ]
+    assert all(
+        (s.tcp_pose is None) == (s.kind in (StepKind.OPEN, StepKind.CLOSE)) for s in plan.steps
+    )
+    assert all(
+        s.speed_scale == CFG.linear_speed_scale for s in plan.steps if s.kind is StepKind.LINEAR
+    )
+    assert plan.object_half_height_m == pytest.approx(0.04)
+
+
+def test_pick_and_place_positions() -> None:
+    """Default object 0.08 m tall, fingers 0.03 m: grasp 0.03 below the top, place mirrors it."""
+    plan = plan_pick_place(PlanRequest("base_link", PICK, TABLE), CFG)
+    expected = {
+        "pre-grasp": (0.55, 0.10, 0.07 + 0.10),
+        "approach": (0.55, 0.10, 0.07),
+        "lift": (0.55, 0.10, 0.07 + 0.10),
+        # TCP 0.05 above the object's bottom + 0.015 clearance
+        "pre-place": (0.42, -0.12, 0.065 + 0.10),
+        "place": (0.42, -0.12, 0.065),
+        "retreat": (0.42, -0.12, 0.065 + 0.10),
+    }
+    for label, xyz in expected.items():
+        np.testing.assert_allclose(pose(plan, label).translation, xyz, atol=1e-12, err_msg=label)
+
+
+def test_grasp_at_the_middle_when_the_fingers_reach_it() -> None:
+    """Half height within the finger depth: grasp at the middle, place = surface + n*(h/2 + c)."""
+    cfg = GraspConfig(max_finger_depth_m=0.05)
+    plan = plan_pick_place(PlanRequest("base_link", PICK, TABLE, object_size_m=(0, 0, 0.06)), cfg)
+    assert pose(plan, "approach").translation[2] == pytest.approx(0.07)
+    assert pose(plan, "place").translation[2] == pytest.approx(0.03 + cfg.place_clearance_m)
+
+
+def test_place_keeps_the_grasp_yaw_on_a_level_surface() -> None:
+    cfg = GraspConfig(grasp_yaw_rad=0.7)
+    plan = plan_pick_place(PlanRequest("base_link", PICK, TABLE), cfg)
+    grasp, place = pose(plan, "approach"), pose(plan, "place")
+    np.testing.assert_allclose(place.rotation_matrix(), grasp.rotation_matrix(), atol=1e-9)
+    for label in ("pre-grasp", "lift", "pre-place", "retreat"):
+        np.testing.assert_allclose(
+            pose(plan, label).rotation_matrix(), grasp.rotation_matrix(), atol=1e-9
+        )
+
+
+def test_tilted_surface_place_along_its_normal_keeping_x() -> None:
+    tilt = math.radians(20)
+    n = (math.sin(tilt), 0.0, math.cos(tilt))
+    plan = plan_pick_place(PlanRequest("base_link", PICK, PlaceSurface((0.5, 0, 0.05), n)), CFG)
+    x, _, z = axes(pose(plan, "place"))
+    np.testing.assert_allclose(z, -np.asarray(n), atol=1e-9)
+    assert x[1] == pytest.approx(0.0, abs=1e-9) and x[0] > 0.9  # grasp x (yaw 0) projected
+    offset = pose(plan, "pre-place").translation - np.asarray(pose(plan, "place").translation)
+    np.testing.assert_allclose(offset, 0.10 * np.asarray(n), atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("size", "yaw"),
+    [
+        ((0.04, 0.10, 0.1), math.pi / 2),
+        ((0.10, 0.04, 0.1), 0.0),
+        ((0, 0, 0), 0.0),
+        ((0.05, 0.05, 0), 0.0),
+    ],
+)
+def test_yaw_closes_the_fingers_across_the_narrower_side(size, yaw: float) -> None:
+    assert choose_yaw(GraspConfig(), size) == pytest.approx(yaw)
+    plan = plan_pick_place(PlanRequest("base_link", PICK, object_size_m=size), GraspConfig())
+    _, fingers, _ = axes(pose(plan, "approach"))
+    narrow = 0 if size[0] > 0 and size[1] > 0 and size[0] < size[1] else 1
+    assert abs(fingers[narrow]) == pytest.approx(1.0)
+
+
+def test_configured_yaw_wins_and_is_folded() -> None:
+    assert choose_yaw(GraspConfig(grasp_yaw_rad=3.0), (0.04, 0.1, 0.1)) == pytest.approx(
+        3.0 - math.pi
+    )
+    assert fold_yaw(-math.pi / 2) == pytest.approx(math.pi / 2)
+    assert fold_yaw(math.pi) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_pick_only_and_place_only() -> None:
+    pick = plan_pick_place(PlanRequest("base_link", PICK), CFG)
+    assert [s.label for s in pick.steps] == ["pre-grasp", "approach", "close", "lift"]
+    place = plan_pick_place(PlanRequest("base_link", place=TABLE), CFG)
+    assert [s.label for s in place.steps] == ["pre-place", "place", "open", "retreat"]
+    # held object of unknown grasp: assumed held at its middle
+    assert pose(place, "place").translation[2] == pytest.approx(0.04 + 0.015)
+
+
+def test_goal_distances_override_the_config() -> None:
+    plan = plan_pick_place(
+        PlanRequest("base_link", PICK, TABLE, approach_distance_m=0.2, lift_distance_m=0.05), CFG
+    )
+    assert pose(plan, "pre-grasp").translation[2] == pytest.approx(0.07 + 0.2)
+    assert pose(plan, "lift").translation[2] == pytest.approx(0.07 + 0.05)
+    assert pose(plan, "pre-place").translation[2] == pytest.approx(0.065 + 0.2)
+
+
+def test_frontal_grasp_for_the_g1() -> None:
+    cfg = GraspConfig(style=GraspStyle.FRONTAL, max_finger_depth_m=0.04)
+    point = (0.30, -0.15, 0.05)  # front face of an object, torso_link
+    plan = plan_pick_place(
+        PlanRequest(
+            "torso_link", point, PlaceSurface((0.32, -0.2, -0.1), (0, 0, 1)), (0.05, 0.05, 0.1)
+        ),
+        cfg,
+    )
+    x, y, z = axes(pose(plan, "approach"))
+    np.testing.assert_allclose(z, [1, 0, 0], atol=1e-9)  # approach along torso forward
+    np.testing.assert_allclose(x, [0, 0, 1], atol=1e-9)  # hand "up"
+    assert abs(y[1]) == pytest.approx(1.0)  # fingers close horizontally
+    np.testing.assert_allclose(pose(plan, "approach").translation, (0.325, -0.15, 0.05), atol=1e-9)
+    np.testing.assert_allclose(pose(plan, "pre-grasp").translation, (0.225, -0.15, 0.05), atol=1e-9)
+    place, retreat = pose(plan, "place"), pose(plan, "retreat")
+    np.testing.assert_allclose(
+        place.rotation_matrix(), pose(plan, "approach").rotation_matrix(), atol=1e-9
+    )
+    np.testing.assert_allclose(place.translation, (0.32, -0.2, -0.1 + 0.05 + 0.015), atol=1e-9)
+    np.testing.assert_allclose(
+        np.asarray(retreat.translation) - place.translation, (-0.10, 0, 0), atol=1e-9
+    )
+
+
+def test_nothing_to_plan_is_a_bad_request() -> None:
+    with pytest.raises(PickPlaceError) as err:
+        plan_pick_place(PlanRequest("base_link"), CFG)
+    assert err.value.status is PickPlaceStatus.BAD_REQUEST
+
+
+def test_zero_normal_and_non_finite_points_are_bad_requests() -> None:
+    with pytest.raises(PickPlaceError, match="normal is zero"):
+        plan_pick_place(PlanRequest("base_link", place=PlaceSurface((0.4, 0, 0), (0, 0, 0))), CFG)
+    with pytest.raises(PickPlaceError, match="pick point"):
+        plan_pick_place(PlanRequest("base_link", (math.nan, 0, 0)), CFG)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"approach_distance_m": -0.1}, "approach_distance_m"),
+        ({"linear_speed_scale": 0.0}, "linear_speed_scale"),
+        ({"default_object_size_m": (0.1, 0.0, 0.1)}, "default_object_size_m"),
+        ({"grasp_yaw_rad": math.inf}, "grasp_yaw_rad"),
+    ],
+)
+def test_config_is_validated(kwargs, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        GraspConfig(**kwargs)

@@ -1,0 +1,87 @@
+"""pick_place_node parameters -> config, and the backend registry (no graph needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from roborefer_ros.manipulation.grasp_planner import GraspStyle
+from roborefer_ros.manipulation.steps import ExecutionStatus, StepPlan
+from roborefer_ros.ros.manipulation_registry import (
+    BackendContext,
+    UnavailableBackend,
+    backend_names,
+    make_manipulation_backend,
+    register_backend,
+)
+from roborefer_ros.ros.moveit_backend import MoveItBackend, load_moveit_types
+from roborefer_ros.ros.pick_place_params import PICK_PLACE_PARAMETERS, default_values, read_config
+
+
+def test_defaults_make_a_valid_config() -> None:
+    cfg = read_config(default_values())
+    assert cfg.plan_frame == "base_link" and cfg.manipulation_backend == "moveit"
+    assert cfg.grasp.style is GraspStyle.TOP_DOWN and cfg.grasp.grasp_yaw_rad is None
+    assert cfg.moveit.frame == "base_link" and cfg.moveit.tcp_offset_m == 0.16
+    assert cfg.moveit.gripper_action == "/robotiq_gripper_controller/gripper_cmd"
+    assert cfg.safety.workspace.min_xyz == (0.15, -0.6, -0.05)
+    assert len({p.name for p in PICK_PLACE_PARAMETERS}) == len(PICK_PLACE_PARAMETERS)
+    assert all(p.description for p in PICK_PLACE_PARAMETERS)
+
+
+def test_g1_style_config() -> None:
+    values = {**default_values(), "grasp_style": "frontal", "plan_frame": "torso_link"}
+    values.update(grasp_yaw_auto=False, grasp_yaw_rad=0.5)
+    cfg = read_config(values)
+    assert cfg.grasp.style is GraspStyle.FRONTAL and cfg.grasp.grasp_yaw_rad == 0.5
+    assert cfg.moveit.frame == "torso_link"
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"grasp_style": "sideways"}, "grasp_style"),
+        ({"workspace_min_xyz": [0.0, 0.0]}, "workspace_min_xyz"),
+        ({"workspace_max_xyz": [0.1, 1.0, 1.0]}, "below max"),
+        ({"plan_frame": " "}, "plan_frame"),
+        ({"velocity_scaling": 0.0}, "max_velocity_scaling_factor"),
+    ],
+)
+def test_bad_values_are_refused_by_name(change, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        read_config({**default_values(), **change})
+
+
+def test_registry_names_and_unknown_backend() -> None:
+    assert {"moveit", "sim", "g1", "none"} <= set(backend_names())
+    with pytest.raises(ValueError, match="unknown manipulation_backend 'ur10'; known: "):
+        make_manipulation_backend("ur10", BackendContext(None, "base_link"))
+
+
+def test_none_backend_is_unavailable_with_a_reason() -> None:
+    backend = make_manipulation_backend("none", BackendContext(None, "base_link"))
+    assert backend.available() == (
+        False,
+        "unavailable: manipulation_backend is 'none' (dry runs only)",
+    )
+
+
+def test_missing_plug_in_is_unavailable_not_an_import_error() -> None:
+    backend = make_manipulation_backend("g1", BackendContext(None, "torso_link"))
+    ok, why = backend.available()
+    assert isinstance(backend, UnavailableBackend) and not ok
+    assert why.startswith(
+        "unavailable: roborefer_ros.ros.g1_backend.make_g1_backend cannot be loaded"
+    )
+
+
+def test_register_backend() -> None:
+    sentinel = UnavailableBackend("mine", "x")
+    register_backend("mine-test", lambda _ctx: sentinel)
+    assert make_manipulation_backend("mine-test", BackendContext(None, "base_link")) is sentinel
+
+
+@pytest.mark.skipif(not isinstance(load_moveit_types(), str), reason="moveit_msgs is installed")
+def test_moveit_backend_without_moveit_msgs_reports_unavailable() -> None:
+    backend = MoveItBackend(None, read_config(default_values()).moveit)
+    assert backend.available() == (False, "unavailable: moveit_msgs not installed")
+    assert backend.execute(StepPlan("base_link", ())).status is ExecutionStatus.UNAVAILABLE
