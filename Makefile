@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup test test-fast lint demo bench clean
+.PHONY: setup test test-fast lint demo bench bags clean
 setup:
 	bash scripts/bootstrap.sh
 
@@ -19,6 +19,9 @@ lint: setup
 
 demo: setup  ## the RefPoint path on a live graph, bundled synthetic data; writes out/demo/
 	$(PY) -m roborefer_ros.tools.demo --out out/demo
+
+bags: setup  ## regenerate the bundled bags in data/bags (deterministic)
+	$(PY) -m roborefer_ros.bags.make_bundled data/bags --force
 
 bench: setup
 	$(PY) -m roborefer_ros.tools.bench_node

@@ -54,3 +54,14 @@ def test_the_check_catches_a_typo_and_a_mistyped_value(tmp_path: Path) -> None:
     assert len(problems) == 2
     assert "tf_timeout_s is int, declared float" in problems[0]
     assert "unknown parameter 'target_fram'" in problems[1]
+
+
+def test_pick_place_defaults_file_matches_the_declared_parameters() -> None:
+    from roborefer_ros.ros.pick_place_params import PICK_PLACE_PARAMETERS
+
+    params = _node_parameters(ROOT / "config" / "pick_place_node.yaml")
+
+    def plain(value: object) -> object:
+        return list(value) if isinstance(value, tuple) else value
+
+    assert params == {spec.name: plain(spec.default) for spec in PICK_PLACE_PARAMETERS}

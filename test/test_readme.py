@@ -28,3 +28,15 @@ def test_ci_runs_the_readme_test_command() -> None:
 def test_readme_demo_image_exists() -> None:
     for image in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", README):
         assert (ROOT / image).is_file(), image
+
+
+def test_pick_place_parameter_table_matches_the_declared_parameters() -> None:
+    from roborefer_ros.ros.pick_place_params import PICK_PLACE_PARAMETERS
+
+    block = re.search(
+        r"<!-- pick-place-parameters:begin[^>]*-->\n(.*?)<!-- pick-place-parameters:end -->",
+        README,
+        re.S,
+    )
+    assert block is not None, "README has no pick-place parameter table markers"
+    assert block.group(1).strip() == markdown_table(PICK_PLACE_PARAMETERS).strip()

@@ -111,6 +111,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 statuses[name] = statuses.get(name, 0) + 1
                 if (i + 1) % max(1, args.calls // 10) == 0:
                     rss_samples.append(_proc_stats(node.proc.pid)[1])
+                    print(
+                        f"[soak] {i + 1}/{args.calls} calls, node RSS "
+                        f"{rss_samples[-1] / 2**20:.1f} MB, last p50 "
+                        f"{statistics.median(latencies[-100:]) * 1000:.1f} ms",
+                        file=sys.stderr,
+                        flush=True,
+                    )
             cpu1, rss1 = _proc_stats(node.proc.pid)
             deciles = np.array_split(np.asarray(latencies) * 1000, 10)
             result.update(
