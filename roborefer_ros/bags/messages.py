@@ -150,15 +150,7 @@ def image_pixels(msg: Any) -> npt.NDArray[Any]:
 
 
 def camera_model(msg: Any) -> CameraModel:
-    return CameraModel(
-        width=int(msg.width),
-        height=int(msg.height),
-        k=np.asarray(msg.k, dtype=np.float64),
-        p=np.asarray(msg.p, dtype=np.float64),
-        d=tuple(float(x) for x in msg.d),
-        distortion_model=str(msg.distortion_model),
-        frame_id=str(msg.header.frame_id),
-    )
+    return CameraModel.from_camera_info(msg)
 
 
 def stamped_transforms(msg: Any) -> list[StampedTransform]:

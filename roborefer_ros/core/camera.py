@@ -14,6 +14,7 @@ round) would make the two disagree by Tx / Z pixels, so neither applies it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -45,6 +46,19 @@ class CameraModel:
         object.__setattr__(self, "k", k)
         object.__setattr__(self, "p", p)
         object.__setattr__(self, "_p_fx", float(p[0, 0]))
+
+    @classmethod
+    def from_camera_info(cls, msg: Any) -> CameraModel:
+        """From a sensor_msgs/CameraInfo: an rclpy message or a rosbags one (same field names)."""
+        return cls(
+            width=int(msg.width),
+            height=int(msg.height),
+            k=np.asarray(msg.k, dtype=np.float64),
+            p=np.asarray(msg.p, dtype=np.float64),
+            d=tuple(float(x) for x in msg.d),
+            distortion_model=str(msg.distortion_model),
+            frame_id=str(msg.header.frame_id),
+        )
 
     @property
     def fx(self) -> float:

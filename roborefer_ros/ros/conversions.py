@@ -94,15 +94,7 @@ def image_to_depth(msg: Image) -> npt.NDArray[Any]:
 
 
 def camera_info_to_model(msg: CameraInfo) -> CameraModel:
-    return CameraModel(
-        width=int(msg.width),
-        height=int(msg.height),
-        k=np.asarray(msg.k, dtype=np.float64),
-        p=np.asarray(msg.p, dtype=np.float64),
-        d=tuple(float(x) for x in msg.d),
-        distortion_model=str(msg.distortion_model),
-        frame_id=str(msg.header.frame_id),
-    )
+    return CameraModel.from_camera_info(msg)
 
 
 def frame_from_messages(color: Image, depth: Image, info: CameraInfo) -> Frame:
