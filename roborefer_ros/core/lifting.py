@@ -17,6 +17,7 @@ Pixels here are rectified pixels (u = column, v = row) of the full-resolution im
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -109,18 +110,20 @@ def lift_pixel(
             f"{camera.width}x{camera.height}",
         )
     ray = camera.pixel_to_ray(u, v)
+    surface = functools.partial(
+        _visible_surface,
+        depth_raw,
+        encoding,
+        u,
+        v,
+        ray,
+        window_px,
+        min_valid_ratio,
+        min_range_m,
+        max_range_m,
+    )
     if mode is not Mode.PLACE:
-        sample = sample_depth(
-            depth_raw,
-            encoding,
-            u,
-            v,
-            window_px=window_px,
-            min_valid_ratio=min_valid_ratio,
-            min_range_m=min_range_m,
-            max_range_m=max_range_m,
-        )
-        point = ray * (sample.depth_m / ray[2])
+        sample, point = surface()
         return LiftedPoint((u, v), sample, point, None, ray, None)
 
     points, weights, n_window, pixel = _plane_window(
@@ -135,9 +138,10 @@ def lift_pixel(
             f"depth (need {_MIN_PLANE_POINTS} and min_valid_ratio={min_valid_ratio:g})",
         )
     threshold = max(plane_inlier_threshold_m, _REL_THRESHOLD * float(np.median(points[:, 2])))
-    anchor = _surface_at_pixel(
-        depth_raw, encoding, u, v, ray, window_px, min_valid_ratio, min_range_m, max_range_m
-    )
+    try:  # the plane must pass through the surface seen at the pixel, unless it is a hole
+        anchor: FloatArray | None = surface()[1]
+    except RefPointError:
+        anchor = None
     normal, offset, inliers = _fit_plane(points, weights, threshold, anchor)
     inlier_ratio = float(weights[inliers].sum() / weights.sum())
     if inlier_ratio < min_plane_inlier_ratio:
@@ -169,7 +173,7 @@ def lift_pixel(
     return LiftedPoint((u, v), sample, point, normal, normal.copy(), inlier_ratio)
 
 
-def _surface_at_pixel(
+def _visible_surface(
     depth_raw: npt.NDArray[np.generic],
     encoding: str,
     u: float,
@@ -179,26 +183,22 @@ def _surface_at_pixel(
     min_valid_ratio: float,
     min_range_m: float,
     max_range_m: float,
-) -> FloatArray | None:
-    """The 3D point of the surface seen at the pixel (robust depth), or None over a depth hole.
-
-    A place target lies ON the surface under the pointed pixel, so the support plane must pass
-    through it; without this anchor a plane tilted through a neighbouring object can win.
-    """
-    try:
-        sample = sample_depth(
-            depth_raw,
-            encoding,
-            u,
-            v,
-            window_px=window_px,
-            min_valid_ratio=min_valid_ratio,
-            min_range_m=min_range_m,
-            max_range_m=max_range_m,
-        )
-    except RefPointError:
-        return None
-    return np.asarray(ray * (sample.depth_m / ray[2]), dtype=np.float64)
+) -> tuple[DepthSample, FloatArray]:
+    """Robust depth at the pixel and the 3D point of the surface seen there (depth along the
+    optical axis, so the point is ray * depth / ray_z). LOCATE's answer; PLACE's anchor: a place
+    target lies ON the surface under the pointed pixel, so the support plane must pass through
+    it (without that a plane tilted through a neighbouring object can win)."""
+    sample = sample_depth(
+        depth_raw,
+        encoding,
+        u,
+        v,
+        window_px=window_px,
+        min_valid_ratio=min_valid_ratio,
+        min_range_m=min_range_m,
+        max_range_m=max_range_m,
+    )
+    return sample, np.asarray(ray * (sample.depth_m / ray[2]), dtype=np.float64)
 
 
 def _plane_window(
@@ -214,7 +214,7 @@ def _plane_window(
     """Back-projected (N, 3) points of the subsampled window, their (N,) weights, window size and
     centre pixel. Weights are Gaussian in pixel distance with sigma = 2 * radius, a mild
     preference for nearer pixels: the plane must pass through the surface seen at the pointed
-    pixel (``_surface_at_pixel``), and among such planes the one most of the window supports
+    pixel (``_visible_surface``), and among such planes the one most of the window supports
     wins. Narrower weights let a plane tilted through a neighbouring object win (measured on the
     bundled bags, docs/benchmarks.md)."""
     traits = checked_traits(depth_raw, encoding)

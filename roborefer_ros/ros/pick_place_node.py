@@ -21,7 +21,6 @@ from typing import Any
 import rclpy
 from rclpy.action.server import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 
 from roborefer_ros.action import PickPlace
@@ -42,6 +41,7 @@ from roborefer_ros.ros.pick_place_messages import (
     target_from_response,
 )
 from roborefer_ros.ros.pick_place_params import PickPlaceNodeConfig, declare_and_read
+from roborefer_ros.ros.spin_thread import spin_until_shutdown
 from roborefer_ros.srv import RefPoint
 
 _POLL_S = 0.02  # how often a waiting goal looks at its cancel flag
@@ -188,17 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pick_place_node: configuration rejected: {err}", file=sys.stderr)
         rclpy.try_shutdown()
         return 2
-    executor = MultiThreadedExecutor(num_threads=6)
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        executor.shutdown(timeout_sec=2.0)
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return spin_until_shutdown(node, num_threads=6)
 
 
 if __name__ == "__main__":

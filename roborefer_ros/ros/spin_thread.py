@@ -34,3 +34,24 @@ class SpinThread:
         self._executor.shutdown(timeout_sec=1.0)
         self.node.destroy_node()
         self._thread.join(timeout=2.0)
+
+
+def spin_until_shutdown(node: Node, num_threads: int) -> int:
+    """Spin a node on a multi-threaded executor until Ctrl-C / shutdown; clean up; exit code 0.
+
+    The main loop of every roborefer node executable (rclpy.init done by the caller).
+    """
+    import rclpy
+    from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+
+    executor = MultiThreadedExecutor(num_threads=num_threads)
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        executor.shutdown(timeout_sec=2.0)
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
