@@ -27,6 +27,7 @@ setup(
             "roborefer-bench-http = roborefer_ros.tools.bench_http:main",
             "roborefer-bench = roborefer_ros.tools.bench:main",
             "roborefer-sim-pickplace = roborefer_ros.tools.sim_pickplace:main",
+            "roborefer-launch = roborefer_ros.tools.launcher:main",
         ],
     },
 )

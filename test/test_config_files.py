@@ -1,4 +1,5 @@
-"""config/*.yaml may only set parameters the nodes declare, with the declared types."""
+"""config/*.yaml may only set parameters the nodes declare, with the declared types (the check
+lives in roborefer_ros.tools.config_check, shared with the launch-file checks)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ import pytest
 import yaml
 
 from roborefer_ros.ros.params import REFER_NODE_PARAMETERS
+from roborefer_ros.tools.config_check import param_file_problems
 
 ROOT = Path(__file__).resolve().parent.parent
 DECLARED = {spec.name: spec for spec in REFER_NODE_PARAMETERS}
-CONFIGS = sorted((ROOT / "config").glob("refer_node*.yaml"))
+CONFIGS = sorted((ROOT / "config").glob("*.yaml"))
 
 
 def _node_parameters(path: Path) -> dict[str, object]:
@@ -23,17 +25,8 @@ def _node_parameters(path: Path) -> dict[str, object]:
 
 
 def config_problems(path: Path) -> list[str]:
-    """Unknown or mistyped parameters of a refer_node parameter file."""
-    problems = []
-    for name, value in _node_parameters(path).items():
-        if name not in DECLARED:
-            problems.append(f"{path.name}: unknown parameter {name!r}")
-        elif type(value) is not type(DECLARED[name].default):
-            problems.append(
-                f"{path.name}: {name} is {type(value).__name__}, declared "
-                f"{type(DECLARED[name].default).__name__} (write 1.0, not 1, for decimals)"
-            )
-    return problems
+    """Unknown or mistyped parameters of a parameter file (the checker launch files use too)."""
+    return param_file_problems(path)
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)

@@ -56,6 +56,7 @@ class FrameSyncStats:
     last_depth_stamp_ns: int | None
     last_info_stamp_ns: int | None
     last_pair_stamp_ns: int | None
+    restarts: int = 0  # times time jumped back (a looping bag, a reset simulation)
 
 
 def _stamp(entry: tuple[int, object]) -> int:
@@ -87,7 +88,13 @@ def _prune(queue: list[tuple[int, M]], newest_other_ns: int | None, slop_ns: int
 class FrameSync(Generic[C, D, I]):
     """Thread-safe approximate-time synchroniser; one lock, one Condition for waiting readers."""
 
-    def __init__(self, slop_s: float = 0.02, ring_size: int = 8, queue_size: int = 10) -> None:
+    def __init__(
+        self,
+        slop_s: float = 0.02,
+        ring_size: int = 8,
+        queue_size: int = 10,
+        jump_back_s: float = 1.0,
+    ) -> None:
         if not slop_s >= 0.0:
             raise ValueError(f"slop_s must be >= 0, got {slop_s}")
         if ring_size < 1:
@@ -97,6 +104,10 @@ class FrameSync(Generic[C, D, I]):
         self._slop_ns = round(slop_s * 1e9)
         self._ring_size = ring_size
         self._queue_size = queue_size
+        # Like tf2 on a jump back in time: a stamp this far behind the newest one means a looping
+        # bag or a reset simulation; everything buffered belongs to another timeline.
+        self._jump_back_ns = round(jump_back_s * 1e9)
+        self._n_restarts = 0
         self._lock = threading.Lock()
         self._new_set = threading.Condition(self._lock)
         self._reset_locked()
@@ -116,8 +127,18 @@ class FrameSync(Generic[C, D, I]):
 
     # -- producers (subscription callbacks) ---------------------------------------------------
 
+    def _restart_if_jumped_back_locked(self, stamp_ns: int, newest_of_stream: int | None) -> None:
+        """Per stream: one stream lagging behind the other is not a jump in time."""
+        if newest_of_stream is not None and stamp_ns < newest_of_stream - self._jump_back_ns:
+            self._colors, self._depths = [], []
+            self._pending.clear()
+            self._ring.clear()
+            self._last_color = self._last_depth = None
+            self._n_restarts += 1
+
     def add_color(self, stamp_ns: int, msg: C) -> None:
         with self._lock:
+            self._restart_if_jumped_back_locked(stamp_ns, self._last_color)
             self._n_color += 1
             self._last_color = (
                 stamp_ns if self._last_color is None else max(self._last_color, stamp_ns)
@@ -131,6 +152,7 @@ class FrameSync(Generic[C, D, I]):
 
     def add_depth(self, stamp_ns: int, msg: D) -> None:
         with self._lock:
+            self._restart_if_jumped_back_locked(stamp_ns, self._last_depth)
             self._n_depth += 1
             self._last_depth = (
                 stamp_ns if self._last_depth is None else max(self._last_depth, stamp_ns)
@@ -186,6 +208,7 @@ class FrameSync(Generic[C, D, I]):
                 last_depth_stamp_ns=self._last_depth,
                 last_info_stamp_ns=self._last_info,
                 last_pair_stamp_ns=self._ring[-1].stamp_ns if self._ring else None,
+                restarts=self._n_restarts,
             )
 
     def clear(self) -> None:

@@ -58,6 +58,12 @@ from roborefer_ros.srv import RefPoint
 LATCHED = QoSProfile(
     depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
 )
+# Requests queue here until a thread takes them (beyond max_pending_requests they get BUSY at
+# once). The default service depth of 10 silently drops the rest of a burst: callers then wait
+# forever (test/ros/test_refer_node_load.py).
+REQUESTS = QoSProfile(
+    depth=1000, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE
+)
 
 
 def _counts(stats: FrameSyncStats) -> str:
@@ -140,7 +146,13 @@ class ReferNode(LifecycleNode):
                 raw=True,
             )
         self._handles = [
-            self.create_service(RefPoint, "~/refer", self._on_refpoint, callback_group=requests),
+            self.create_service(
+                RefPoint,
+                "~/refer",
+                self._on_refpoint,
+                qos_profile=REQUESTS,
+                callback_group=requests,
+            ),
             ActionServer(
                 self,
                 Refer,
@@ -149,6 +161,9 @@ class ReferNode(LifecycleNode):
                 goal_callback=lambda _goal: GoalResponse.ACCEPT,
                 cancel_callback=lambda _goal: CancelResponse.ACCEPT,
                 callback_group=requests,
+                goal_service_qos_profile=REQUESTS,
+                result_service_qos_profile=REQUESTS,
+                cancel_service_qos_profile=REQUESTS,
             ),
         ]
         self._pub_result = self.create_publisher(ReferResult, "~/last_result", LATCHED)
@@ -241,6 +256,7 @@ class ReferNode(LifecycleNode):
             return fill_result(response, outcome)
         except Exception as err:  # never let anything reach the executor
             self.get_logger().error(f"RefPoint failed unexpectedly: {err!r}")
+            response = RefPoint.Response()  # fresh: nothing half-filled goes with a failure
             response.success, response.status = False, int(Status.INTERNAL_ERROR)
             response.message = f"{type(err).__name__}: {err}"
             return response
@@ -261,6 +277,7 @@ class ReferNode(LifecycleNode):
             fill_result(result, outcome)
         except Exception as err:
             self.get_logger().error(f"Refer failed unexpectedly: {err!r}")
+            result = Refer.Result()  # fresh: nothing half-filled goes with a failure
             result.success, result.status = False, int(Status.INTERNAL_ERROR)
             result.message = f"{type(err).__name__}: {err}"
         if result.status == Status.CANCELED and goal_handle.is_cancel_requested:

@@ -27,6 +27,9 @@ TF_STATIC_QOS = QoSProfile(
 )
 
 
+JUMP_BACK_NS = 1_000_000_000  # a /tf stamp this far behind the newest one is a jump back in time
+
+
 def tf2_ros_available() -> bool:
     try:
         import tf2_ros  # noqa: F401
@@ -44,6 +47,7 @@ class OwnTransformListener:
         from tf2_msgs.msg import TFMessage  # the stand-in from interfaces/ where ROS lacks it
 
         self.buffer = TransformBuffer(cache_time_s=cache_time_s)
+        self._newest_ns = 0
         self._spin = SpinThread(f"{node_name}_tf_listener", context=context)
         self._spin.node.create_subscription(TFMessage, "/tf", self._on_tf, TF_QOS)
         self._spin.node.create_subscription(
@@ -52,7 +56,14 @@ class OwnTransformListener:
 
     def _on_tf(self, msg: Any) -> None:
         for t in msg.transforms:
-            self.buffer.set_transform(transform_from_msg(t), authority="/tf")
+            stamped = transform_from_msg(t)
+            if stamped.stamp_ns < self._newest_ns - JUMP_BACK_NS:
+                # time jumped back (a looping bag, a reset simulation): as tf2 does, forget the
+                # dynamic transforms of the old timeline; static ones stay valid
+                self.buffer.clear(keep_static=True)
+                self._newest_ns = 0
+            self._newest_ns = max(self._newest_ns, stamped.stamp_ns)
+            self.buffer.set_transform(stamped, authority="/tf")
 
     def _on_tf_static(self, msg: Any) -> None:
         for t in msg.transforms:

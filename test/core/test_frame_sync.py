@@ -271,3 +271,24 @@ def test_concurrent_producers_conserve_messages() -> None:
     assert ring == sorted(ring) and len(ring) == min(4, s.pairs_emitted)
     latest = sync.latest()
     assert latest is not None and latest.color[1:] == latest.depth[1:]  # exact pairs only
+
+
+def test_a_jump_back_in_time_restarts_the_buffer() -> None:
+    """A looping bag or a reset simulation: the old timeline is dropped, the new one serves."""
+    sync: FrameSync[str, str, str] = FrameSync(slop_s=0.01, ring_size=4, jump_back_s=1.0)
+    sync.add_info(0, "info")
+    for t in (10_000_000_000, 10_100_000_000):
+        sync.add_color(t, f"c{t}")
+        sync.add_depth(t, f"d{t}")
+    assert sync.latest() is not None and sync.latest().stamp_ns == 10_100_000_000
+    # a little out of order is not a jump
+    sync.add_color(9_900_000_000, "late")
+    assert sync.stats().restarts == 0
+    sync.add_depth(1_000_000_000, "d-new")  # the bag starts again
+    sync.add_color(1_000_000_000, "c-new")
+    stats = sync.stats()
+    assert stats.restarts == 1
+    latest = sync.latest()
+    assert latest is not None and latest.stamp_ns == 1_000_000_000
+    assert (latest.color, latest.depth, latest.info) == ("c-new", "d-new", "info")
+    assert sync.select(2_000_000_000) is None  # nothing of the old timeline is left
