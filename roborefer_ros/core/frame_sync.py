@@ -108,6 +108,7 @@ class FrameSync(Generic[C, D, I]):
         # bag or a reset simulation; everything buffered belongs to another timeline.
         self._jump_back_ns = round(jump_back_s * 1e9)
         self._n_restarts = 0
+        self._timeline = 0
         self._lock = threading.Lock()
         self._new_set = threading.Condition(self._lock)
         self._reset_locked()
@@ -119,6 +120,7 @@ class FrameSync(Generic[C, D, I]):
         # Pairs made before the first camera_info; emitted when it arrives.
         self._pending: deque[tuple[int, C, D]] = deque(maxlen=self._ring_size)
         self._ring: deque[SyncedSet[C, D, I]] = deque(maxlen=self._ring_size)
+        self._previous_ring: deque[SyncedSet[C, D, I]] = deque()  # before a jump back in time
         self._n_color = self._n_depth = self._n_info = self._n_pairs = 0
         self._drop_color = self._drop_depth = 0
         self._last_color: int | None = None
@@ -132,7 +134,11 @@ class FrameSync(Generic[C, D, I]):
         if newest_of_stream is not None and stamp_ns < newest_of_stream - self._jump_back_ns:
             self._colors, self._depths = [], []
             self._pending.clear()
-            self._ring.clear()
+            # A request that was waiting in the old timeline can still get its set (the last
+            # frame of a loop is often cleared before the waiter wakes); new requests cannot.
+            self._previous_ring = self._ring
+            self._timeline += 1
+            self._ring = deque(maxlen=self._ring_size)
             self._last_color = self._last_depth = None
             self._n_restarts += 1
 
@@ -187,10 +193,12 @@ class FrameSync(Generic[C, D, I]):
     def wait_select(self, min_stamp_ns: int, timeout_s: float) -> SyncedSet[C, D, I] | None:
         """``select`` that sleeps on the Condition until a matching set exists or time runs out."""
         with self._lock:
+            timeline = self._timeline
             self._new_set.wait_for(
-                lambda: self._select_locked(min_stamp_ns) is not None, max(timeout_s, 0.0)
+                lambda: self._select_locked(min_stamp_ns, timeline) is not None,
+                max(timeout_s, 0.0),
             )
-            return self._select_locked(min_stamp_ns)
+            return self._select_locked(min_stamp_ns, timeline)
 
     def stats(self) -> FrameSyncStats:
         with self._lock:
@@ -218,13 +226,19 @@ class FrameSync(Generic[C, D, I]):
 
     # -- internals, called with the lock held -------------------------------------------------
 
-    def _select_locked(self, min_stamp_ns: int) -> SyncedSet[C, D, I] | None:
-        if not self._ring:
-            return None
+    def _select_locked(
+        self, min_stamp_ns: int, asked_in_timeline: int | None = None
+    ) -> SyncedSet[C, D, I] | None:
         if min_stamp_ns <= 0:
-            return self._ring[-1]
-        i = bisect_left([s.stamp_ns for s in self._ring], min_stamp_ns)
-        return self._ring[i] if i < len(self._ring) else None
+            return self._ring[-1] if self._ring else None
+        rings = [self._ring]
+        if asked_in_timeline == self._timeline - 1:
+            rings.insert(0, self._previous_ring)  # the timeline the request was made in
+        for ring in rings:
+            i = bisect_left([s.stamp_ns for s in ring], min_stamp_ns)
+            if i < len(ring):
+                return ring[i]
+        return None
 
     def _pair_locked(self, stamp_ns: int, color: C, depth: D) -> None:
         if self._info is not None:

@@ -292,3 +292,21 @@ def test_a_jump_back_in_time_restarts_the_buffer() -> None:
     assert latest is not None and latest.stamp_ns == 1_000_000_000
     assert (latest.color, latest.depth, latest.info) == ("c-new", "d-new", "info")
     assert sync.select(2_000_000_000) is None  # nothing of the old timeline is left
+
+
+def test_a_request_waiting_across_a_jump_back_still_gets_its_frame() -> None:
+    """The last frame of a loop is paired and the loop restarts before the waiter wakes: the
+    waiter (asked in the old timeline) still finds it; a new request does not."""
+    sync: FrameSync[str, str, str] = FrameSync(slop_s=0.01, ring_size=4, jump_back_s=1.0)
+    sync.add_info(0, "info")
+    sync.add_color(1_000_000_000, "c1")
+    sync.add_depth(1_000_000_000, "d1")
+    asked_in = sync._timeline  # what wait_select records when the request starts waiting
+    sync.add_color(5_000_000_000, "c-last")
+    sync.add_depth(5_000_000_000, "d-last")
+    sync.add_depth(1_000_000_000, "d-new")  # the loop restarts before the waiter re-checks
+    with sync._lock:
+        found = sync._select_locked(5_000_000_000, asked_in)
+    assert found is not None and found.color == "c-last"
+    assert sync.select(4_000_000_000) is None  # a request made now: new timeline only
+    assert sync.latest() is None
