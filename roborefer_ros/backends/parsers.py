@@ -89,8 +89,7 @@ def parse_points(
             Status.PARSE_ERROR,
             f"the answer has {len(text)} characters; the limit is {MAX_ANSWER_CHARS}",
         )
-    region = _answer_region(text)
-    points = tuple(_read_points(region, fmt, width, height))
+    points = read_points(text, fmt, model_image_size)
     if not points:
         raise RefPointError(
             Status.PARSE_ERROR, f"no {fmt.value} point in the answer {_excerpt(text)}", text
@@ -99,6 +98,18 @@ def parse_points(
         return validate_points(points)
     except RefPointError as err:
         raise RefPointError(err.status, err.message, text) from None
+
+
+def read_points(
+    text: str, fmt: AnswerFormat, model_image_size: tuple[int, int]
+) -> tuple[Point, ...]:
+    """Every point token of the answer region, normalised but NOT range-checked (a scorer counts
+    points off the image as misses instead of clamping or dropping them). No size limit here:
+    callers check ``MAX_ANSWER_CHARS`` first."""
+    width, height = model_image_size
+    if width <= 0 or height <= 0:
+        raise ValueError(f"model image size must be positive, got {model_image_size}")
+    return tuple(_read_points(answer_region(text), fmt, width, height))
 
 
 def validate_points(
@@ -137,7 +148,7 @@ def format_roborefer_answer(points_norm: Iterable[Point]) -> str:
     return "[" + ", ".join(parts) + "]"
 
 
-def _answer_region(text: str) -> str:
+def answer_region(text: str) -> str:
     """The part of the answer that holds points (see the module docstring)."""
     close = text.rfind("</think>")
     if close >= 0:

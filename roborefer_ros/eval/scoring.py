@@ -83,18 +83,12 @@ def read_answer_points(
 ) -> tuple[tuple[float, float], ...] | None:
     """Normalised (x, y) points of an answer, NOT range-checked; () for an explicit empty list;
     None when the text holds no readable point (or exceeds the parser's size limit)."""
-    width, height = model_image_size
-    if width <= 0 or height <= 0:
-        raise ValueError(f"model image size must be positive, got {model_image_size}")
     if len(text) > parsers.MAX_ANSWER_CHARS:
         return None
-    # The parsers module has no public entry that skips its clamp-or-drop rule; these two are
-    # what parse_points runs before that rule.
-    region = parsers._answer_region(text)
-    points = tuple(parsers._read_points(region, fmt, width, height))
+    points = parsers.read_points(text, fmt, model_image_size)  # ValueError on a bad size
     if points:
         return points
-    return () if _EMPTY_LIST_RE.fullmatch(region) else None
+    return () if _EMPTY_LIST_RE.fullmatch(parsers.answer_region(text)) else None
 
 
 def to_pixels(

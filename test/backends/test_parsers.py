@@ -425,3 +425,17 @@ def test_adversarial_answers_are_fast(text: str, fmt: AnswerFormat) -> None:
     started = time.perf_counter()
     _check_outcome(text, fmt)
     assert time.perf_counter() - started < 1.0
+
+
+def test_read_points_keeps_points_off_the_image_for_scorers() -> None:
+    from roborefer_ros.backends.parsers import parse_points, read_points
+
+    text = "<think>left</think><answer>[(0.5, 0.5), (1.5, 0.2), (1.01, 0.3)]</answer>"
+    assert read_points(text, AnswerFormat.ROBOREFER, (640, 480)) == (
+        (0.5, 0.5),
+        (1.5, 0.2),
+        (1.01, 0.3),
+    )
+    # parse_points applies the clamp-or-drop rule to the same tokens
+    assert parse_points(text, AnswerFormat.ROBOREFER, (640, 480)) == ((0.5, 0.5), (1.0, 0.3))
+    assert read_points("no point here", AnswerFormat.ROBOREFER, (640, 480)) == ()
