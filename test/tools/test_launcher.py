@@ -98,10 +98,15 @@ def test_sim_demo_answers_then_ctrl_c_stops_everything_cleanly(tmp_path: Path) -
     from roborefer_ros.srv import RefPoint
 
     started = time.time() - 1.0
-    # The bag's last locate query: whenever the node starts listening, the rest of that pass
-    # reaches it (its frame sync drops the older stamps of later passes).
+    # A locate query from the middle of the bag: the replay loops and the node's frame sync
+    # restarts on each jump back in time, so that frame comes round on every pass (the bag's
+    # last frame races the next pass's first one across the colour and depth topics).
     queries = json.loads((BAG / "referring.json").read_text())["queries"]
-    query = [q for q in queries if q["mode"] == "locate"][-1]
+    locates = sorted(
+        (q for q in queries if q["mode"] == "locate"),
+        key=lambda q: (q["stamp"]["sec"], q["stamp"]["nanosec"]),
+    )
+    query = locates[len(locates) // 2]
     log = tmp_path / "launch.log"
     proc = _launch(SIM_DEMO, log)
     graph = GraphClient(f"launcher_test_{os.getpid()}")
