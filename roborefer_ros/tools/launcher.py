@@ -42,9 +42,9 @@ from typing import IO, Any
 import yaml
 
 from roborefer_ros.tools import config_check
+from roborefer_ros.tools.fastdds_shm import clean_fastdds_shm
 
 GRACE_S = 5.0
-SHM = Path("/dev/shm")
 
 
 class LaunchError(Exception):
@@ -276,46 +276,9 @@ class Launcher:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(child.proc.pid, signal.SIGKILL)
             child.join_output(1.0)
-        removed = clean_fastdds_shm()
+        removed, _ = clean_fastdds_shm()
         if removed:
             self.say(f"removed {removed} stale FastDDS shared-memory file(s)")
-
-
-def held_shm_paths() -> set[str]:
-    """/dev/shm paths some live process has open or mapped."""
-    held: set[str] = set()
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            for fd in (proc / "fd").iterdir():
-                with contextlib.suppress(OSError):
-                    held.add(os.readlink(fd))
-            for line in (proc / "maps").read_text().splitlines():
-                if "/dev/shm/" in line:
-                    held.add(line[line.index("/dev/shm/") :].split(" (deleted)")[0])
-        except OSError:
-            continue
-    return held
-
-
-def clean_fastdds_shm(shm: Path = SHM) -> int:
-    """Remove FastDDS shared-memory files no live process holds (as scripts/clean_fastdds_shm.py
-    does); returns how many were removed."""
-    if not shm.is_dir():
-        return 0
-    candidates = [p for p in shm.iterdir() if "fastdds" in p.name]
-    if not candidates:
-        return 0
-    held = held_shm_paths()
-    removed = 0
-    for path in candidates:
-        if str(path) in held:
-            continue
-        with contextlib.suppress(OSError):
-            path.unlink()
-            removed += 1
-    return removed
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:

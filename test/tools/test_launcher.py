@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from roborefer_ros.testing.graph import GraphClient, ros_env
-from roborefer_ros.tools.launcher import held_shm_paths, load_specs
+from roborefer_ros.tools.fastdds_shm import held_shm_paths
+from roborefer_ros.tools.launcher import load_specs
 
 ROOT = Path(__file__).resolve().parents[2]
 SIM_DEMO = ROOT / "config" / "launch" / "sim_demo.yaml"
