@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import os
-import platform
 import tempfile
 import time
 import urllib.request
@@ -40,6 +38,7 @@ from roborefer_ros.backends.roborefer_http import RoboReferHttpBackend
 from roborefer_ros.core.request import Mode
 from roborefer_ros.testing.fake_model_servers import FakeModelServer
 from roborefer_ros.testing.scene import SyntheticScene
+from roborefer_ros.tools.machine_info import machine
 
 PROMPT = "the top of the red box"
 ANSWER = "[(0.512, 0.433)]"
@@ -130,25 +129,7 @@ def run(n: int, width: int, height: int, noise_std: float) -> dict[str, Any]:
         "n": n,
         "baseline_request_bytes": baseline_bytes,
         "methods": figures,
-        "machine": machine(),
-    }
-
-
-def machine() -> dict[str, Any]:
-    model = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": model,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "pillow": PIL.__version__,
+        "machine": machine(pillow=PIL.__version__),
     }
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import tempfile
 import time
@@ -38,6 +37,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from roborefer_ros.core.request import Mode
     from roborefer_ros.testing.random_vlm import save_random_qwen25_vl
     from roborefer_ros.testing.scene import SyntheticScene
+    from roborefer_ros.tools.machine_info import machine
 
     width, height = (int(v) for v in args.frame.split("x"))
     rgb, _ = SyntheticScene(width=width, height=height).render(0.0)
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         },
         "build_s": round(build_s, 2),
         "load_s": round(load_s, 2),
-        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()},
+        "machine": machine(),
     }
 
 

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -47,6 +45,7 @@ from roborefer_ros.ros.conversions import (
 from roborefer_ros.ros.messages import fill_result
 from roborefer_ros.srv import RefPoint
 from roborefer_ros.testing.scene import T_LINK_FROM_OPTICAL, SyntheticScene, depth_to_16uc1
+from roborefer_ros.tools.machine_info import machine
 
 T_S = 100.0  # scene time of the benchmark frame
 STAMP_NS = int(T_S * 1e9)
@@ -258,24 +257,6 @@ def bench_size(width: int, height: int, n: int) -> dict[str, dict[str, dict[str,
         samples["tf_lookup"] = lookup_s
         results[mode_name] = {name: Stats.of(samples[name]).as_dict() for name in STAGES}
     return results
-
-
-def machine() -> dict[str, Any]:
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as stream:
-            for line in stream:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return {
-        "cpu": model,
-        "cores": os.cpu_count() or 0,
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-    }
 
 
 def format_table(size: str, results: dict[str, dict[str, dict[str, float]]]) -> str:
