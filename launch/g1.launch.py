@@ -4,8 +4,8 @@
     ros2 launch roborefer_ros g1.launch.py camera_ns:=/head_camera params_file:=/path/to/g1.yaml
 
 Run every process with RMW_IMPLEMENTATION=rmw_cyclonedds_cpp (the robot speaks CycloneDDS).
-The G1 arm bridge (manipulation_backend g1) is not implemented yet: pick-and-place goals do not
-move the arms until it is.
+pick_place_node moves the arms with the G1 arm bridge (manipulation_backend g1: LowCmd on /arm_sdk,
+Dex3 on /dex3/<side>/cmd, state from /lowstate; needs unitree_hg from unitree_ros2).
 Plans and targets are in torso_link; grasps approach frontally.
 """
 

@@ -40,3 +40,15 @@ def test_pick_place_parameter_table_matches_the_declared_parameters() -> None:
     )
     assert block is not None, "README has no pick-place parameter table markers"
     assert block.group(1).strip() == markdown_table(PICK_PLACE_PARAMETERS).strip()
+
+
+def test_sim_node_parameter_table_matches_the_declared_parameters() -> None:
+    from roborefer_ros.ros.sim_node_params import SIM_NODE_PARAMETERS
+
+    block = re.search(
+        r"<!-- sim-node-parameters:begin[^>]*-->\n(.*?)<!-- sim-node-parameters:end -->",
+        README,
+        re.S,
+    )
+    assert block is not None, "README has no sim node parameter table markers"
+    assert block.group(1).strip() == markdown_table(SIM_NODE_PARAMETERS).strip()

@@ -15,11 +15,16 @@ Geometry, with ``a`` the approach axis (the TCP's +z) and ``d`` the grasp depth:
 
 - grasp TCP = pick point + a * d, where d = min(half the object's extent along a, finger depth):
   the fingers close around the object's middle when they are long enough, else as deep as they go;
+  with the viewing ray (``pick_ray``) and the full size known, the grasp is placed relative to the
+  object's estimated centre instead (pick point + ray * half the object's depth along the ray):
+  top-down ``d`` below its top, centred in x and y; frontal ``d`` past its near face, at its
+  mid-height but at least ``frontal_min_height_m`` above its bottom;
 - pre-grasp = grasp - a * approach_distance; lift = grasp + up * lift_distance;
 - place TCP = surface point + n * (TCP height above the object's bottom + clearance). For a
   top-down pick that height is ``size_z - d`` (= half the height when the grasp is at the middle);
   for a place-only goal (the object is already held) it is assumed to be half the height;
-- pre-place = place + n * approach_distance; retreat = place - a_place * retreat_distance.
+- pre-place = place + n * place_approach_distance (default: approach_distance); retreat =
+  place + n * retreat_distance (straight away from the surface, for both styles).
 
 Orientation. ``TOP_DOWN`` (the UR5): the TCP z points down (-z of the plan frame); a yaw ``t``
 about the plan frame's z gives quat_xyzw (cos t/2, sin t/2, 0, 0), so the TCP x axis is
@@ -29,7 +34,7 @@ size is known, else 0; yaws are folded into (-pi/2, pi/2] (a parallel gripper is
 the place the TCP z is -n with the grasp's x axis kept (on a level surface: the same yaw).
 ``FRONTAL`` (the G1): the hand approaches along the plan frame's +x (torso forward), its x axis is
 "up" turned by ``frontal_roll_rad`` about the approach axis, and it keeps that orientation when it
-places and backs away along -x.
+places and rises from the object.
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ class GraspConfig:
 
     style: GraspStyle = GraspStyle.TOP_DOWN
     approach_distance_m: float = 0.10
+    place_approach_distance_m: float | None = None  # pre-place height; None: approach_distance_m
     lift_distance_m: float = 0.10
     retreat_distance_m: float = 0.10
     place_clearance_m: float = 0.015
@@ -67,6 +73,9 @@ class GraspConfig:
     default_object_size_m: Vec3 = (0.06, 0.06, 0.08)  # used for unknown (<= 0) extents
     grasp_yaw_rad: float | None = None  # TOP_DOWN: fixed yaw; None = narrower side, else 0
     frontal_roll_rad: float = 0.0  # FRONTAL: hand roll about the approach axis
+    # FRONTAL, object centre known: the TCP at least this far above the object's bottom (a hand
+    # whose lower fingers reach below its grasp point must not sweep the support).
+    frontal_min_height_m: float = 0.0
     free_speed_scale: float = 1.0  # MOVE steps
     linear_speed_scale: float = 0.25  # LINEAR steps: slow near the object
 
@@ -81,6 +90,15 @@ class GraspConfig:
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0.0):
                 raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
+        if not (math.isfinite(self.frontal_min_height_m) and self.frontal_min_height_m >= 0):
+            raise ValueError(
+                f"frontal_min_height_m must be finite and >= 0, got {self.frontal_min_height_m!r}"
+            )
+        place_approach = self.place_approach_distance_m
+        if place_approach is not None and not (
+            math.isfinite(place_approach) and place_approach > 0
+        ):
+            raise ValueError(f"place_approach_distance_m must be > 0, got {place_approach!r}")
         if len(self.default_object_size_m) != 3 or not all(
             math.isfinite(s) and s > 0 for s in self.default_object_size_m
         ):
@@ -108,6 +126,12 @@ class PlanRequest:
     pick_point: Vec3 | None = None
     place: PlaceSurface | None = None
     object_size_m: Vec3 | None = None  # extents along the plan frame x, y, z; <= 0 = unknown
+    # Yaw of the object's own x axis about the plan frame's z, when known (e.g. from the mask's
+    # minimum-area rectangle); object_size_m then holds the extents along the object's own axes.
+    object_yaw_rad: float | None = None
+    # Unit viewing ray through the pick point (RefPoint LOCATE pose +z), plan frame; with a fully
+    # known size the planner grasps around the object's estimated centre, not the pointed surface.
+    pick_ray: Vec3 | None = None
     approach_distance_m: float | None = None  # overrides the config when > 0
     lift_distance_m: float | None = None
 
@@ -123,18 +147,28 @@ def fold_yaw(yaw_rad: float) -> float:
     return math.pi / 2 if math.isclose(folded, -math.pi / 2) else folded
 
 
-def choose_yaw(cfg: GraspConfig, size_m: Vec3) -> float:
+def choose_yaw(cfg: GraspConfig, size_m: Vec3, object_yaw_rad: float | None = None) -> float:
     """Configured yaw, else fingers across the narrower horizontal side, else 0.
 
     The fingers close along the TCP y axis, which is the plan frame's -y at yaw 0 and its +x at
-    yaw pi/2. ``size_m`` holds the known extents (unknown ones <= 0).
+    yaw pi/2. ``size_m`` holds the known extents (unknown ones <= 0): along the plan frame's
+    axes, or along the object's own axes when ``object_yaw_rad`` (its x axis's yaw) is given.
     """
     if cfg.grasp_yaw_rad is not None:
         return fold_yaw(cfg.grasp_yaw_rad)
+    base = 0.0 if object_yaw_rad is None else object_yaw_rad
     size_x, size_y = size_m[0], size_m[1]
     if size_x > 0 and size_y > 0 and size_x < size_y:
-        return math.pi / 2
-    return 0.0
+        return fold_yaw(base + math.pi / 2)
+    return fold_yaw(base)
+
+
+def _plan_frame_extents(size_m: Vec3, object_yaw_rad: float | None) -> Vec3:
+    """Extents along the plan frame's axes of a box with these own extents turned by the yaw."""
+    if object_yaw_rad is None or not all(s > 0 for s in size_m[:2]):
+        return size_m
+    c, s = abs(math.cos(object_yaw_rad)), abs(math.sin(object_yaw_rad))
+    return (c * size_m[0] + s * size_m[1], s * size_m[0] + c * size_m[1], size_m[2])
 
 
 def _vec(value: Vec3 | FloatArray, name: str) -> FloatArray:
@@ -165,10 +199,13 @@ def _size(request: PlanRequest, cfg: GraspConfig) -> tuple[Vec3, Vec3]:
     return (known[0], known[1], known[2]), filled
 
 
-def grasp_frame(cfg: GraspConfig, known_size_m: Vec3) -> tuple[FloatArray, QuatXYZW]:
+def grasp_frame(
+    cfg: GraspConfig, known_size_m: Vec3, object_yaw_rad: float | None = None
+) -> tuple[FloatArray, QuatXYZW]:
     """(approach axis = TCP +z, grasp orientation) in the plan frame."""
     if cfg.style is GraspStyle.TOP_DOWN:
-        return np.array([0.0, 0.0, -1.0]), top_down_quat(choose_yaw(cfg, known_size_m))
+        yaw = choose_yaw(cfg, known_size_m, object_yaw_rad)
+        return np.array([0.0, 0.0, -1.0]), top_down_quat(yaw)
     approach = np.array([1.0, 0.0, 0.0])
     roll = cfg.frontal_roll_rad
     # x axis: "up" turned by the roll about the approach axis (+x): up -> (0, -sin r, cos r).
@@ -176,16 +213,58 @@ def grasp_frame(cfg: GraspConfig, known_size_m: Vec3) -> tuple[FloatArray, QuatX
     return approach, quat_from_axes(approach, x_axis)
 
 
+def _centre_estimate(point: FloatArray, ray: Vec3 | None, known: Vec3) -> FloatArray | None:
+    """The object's centre behind a pointed surface point: the point moved along the viewing ray
+    by half the object's depth along it, ``0.5 * |ray * size|`` (exact for a sphere pointed at
+    its middle; for a box or cylinder, for a face pointed at its middle). None without a ray or
+    with an unknown extent."""
+    if ray is None or not all(s > 0 for s in known):
+        return None
+    r = _vec(ray, "pick ray")
+    norm = float(np.linalg.norm(r))
+    if norm < 1e-9:
+        raise PickPlaceError(PickPlaceStatus.BAD_REQUEST, "pick ray is zero")
+    r = r / norm
+    return point + r * (0.5 * float(np.linalg.norm(r * np.asarray(known))))
+
+
+def _grasp_from_centre(
+    centre: FloatArray, size: Vec3, axis: FloatArray, depth: float, cfg: GraspConfig
+) -> tuple[FloatArray, float]:
+    """(grasp TCP, TCP height above the object's bottom) for a known centre and size: the TCP
+    ``depth`` past the object's near face along the approach axis, centred across it (top-down:
+    ``depth`` below the top; frontal: at mid-height, or ``frontal_min_height_m`` above the
+    bottom if that is higher)."""
+    bottom = float(centre[2]) - size[2] / 2
+    if cfg.style is GraspStyle.TOP_DOWN:
+        grasp = centre.copy()
+        grasp[2] = bottom + size[2] - depth
+    else:
+        near_face = float(np.dot(centre, axis)) - float(np.dot(np.abs(axis), size)) / 2
+        grasp = centre + axis * (near_face + depth - float(np.dot(centre, axis)))
+        grasp[2] = max(float(centre[2]), bottom + cfg.frontal_min_height_m)
+    return grasp, float(grasp[2]) - bottom
+
+
 def plan_pick_place(request: PlanRequest, cfg: GraspConfig) -> StepPlan:
     """The StepPlan for the request; PickPlaceError(BAD_REQUEST) when it asks for nothing."""
     if request.pick_point is None and request.place is None:
         raise PickPlaceError(PickPlaceStatus.BAD_REQUEST, "neither a pick nor a place to plan")
-    known, size = _size(request, cfg)
+    own, _ = _size(request, cfg)
+    yaw = request.object_yaw_rad
+    if yaw is not None and not math.isfinite(yaw):
+        raise PickPlaceError(PickPlaceStatus.BAD_REQUEST, f"object_yaw_rad must be finite: {yaw}")
+    known, size = _size(
+        PlanRequest(request.frame, object_size_m=_plan_frame_extents(own, yaw)), cfg
+    )
     approach_m = request.approach_distance_m or 0.0
     approach_m = approach_m if approach_m > 0 else cfg.approach_distance_m
+    place_approach_m = request.approach_distance_m or 0.0
+    if place_approach_m <= 0:
+        place_approach_m = cfg.place_approach_distance_m or cfg.approach_distance_m
     lift_m = request.lift_distance_m or 0.0
     lift_m = lift_m if lift_m > 0 else cfg.lift_distance_m
-    axis, q_grasp = grasp_frame(cfg, known)
+    axis, q_grasp = grasp_frame(cfg, own if yaw is not None else known, yaw)
     along = 2 if cfg.style is GraspStyle.TOP_DOWN else 0  # extent the fingers reach into
     depth = min(size[along] / 2, cfg.max_finger_depth_m)
     fast, slow = cfg.free_speed_scale, cfg.linear_speed_scale
@@ -198,6 +277,9 @@ def plan_pick_place(request: PlanRequest, cfg: GraspConfig) -> StepPlan:
         grasp = point + axis * depth
         if cfg.style is GraspStyle.TOP_DOWN:
             held_height = size[2] - depth
+        centre = _centre_estimate(point, request.pick_ray, known)
+        if centre is not None:
+            grasp, held_height = _grasp_from_centre(centre, known, axis, depth, cfg)
         steps += [
             Step(
                 StepKind.MOVE,
@@ -221,17 +303,18 @@ def plan_pick_place(request: PlanRequest, cfg: GraspConfig) -> StepPlan:
         if cfg.style is GraspStyle.TOP_DOWN:
             x_grasp = Transform(quat_xyzw=q_grasp).rotate([1.0, 0.0, 0.0])
             q_place = quat_from_axes(-normal, x_grasp)
-            place_axis = -normal
         else:
-            q_place, place_axis = q_grasp, axis
+            q_place = q_grasp
         place = surface + normal * (held_height + cfg.place_clearance_m)
-        retreat = place - place_axis * cfg.retreat_distance_m
+        # Away from the surface: a frontal hand backing off horizontally would drag the object
+        # with its thumb or sweep its neighbours; rising from beside it touches nothing.
+        retreat = place + normal * cfg.retreat_distance_m
         steps += [
             Step(
                 StepKind.MOVE,
                 Stage.PLACE,
                 "pre-place",
-                _t(place + normal * approach_m, q_place),
+                _t(place + normal * place_approach_m, q_place),
                 fast,
             ),
             Step(StepKind.LINEAR, Stage.PLACE, "place", _t(place, q_place), slow),

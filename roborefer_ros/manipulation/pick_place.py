@@ -178,6 +178,8 @@ class _Run:
             PlanRequest(
                 frame=req.frame,
                 pick_point=self.pick.pose.translation if self.pick else None,
+                # a LOCATE answer's +z is the viewing ray; a given pose's +z means nothing here
+                pick_ray=self.pick.z_axis if self.pick and self.pick.source == "model" else None,
                 place=PlaceSurface(self.place.pose.translation, self.place.z_axis)
                 if self.place
                 else None,

@@ -144,7 +144,7 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m roborefer_ros.manipulation.sim_batch", description=__doc__.splitlines()[0]
     )
-    p.add_argument("--robot", default="ur5e", choices=["ur5e"])
+    p.add_argument("--robot", default="ur5e", choices=["ur5e", "g1"])
     p.add_argument("--seeds", default="0-49", help="e.g. 0-49 or 1,4,7-9")
     p.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE_M, help="metres, xy")
     p.add_argument("--jobs", type=int, default=1, help="worker processes")

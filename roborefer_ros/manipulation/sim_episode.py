@@ -2,13 +2,14 @@
 
 Build a dynamic scene from a seed, draw (or resolve) a pick instruction (a LOCATE query on a
 graspable object) and a place instruction (a PLACE query), take their ground-truth answers in
-place of a model's, turn them into a StepPlan, execute it on the simulated UR5e and judge the
-outcome by physics alone: did the named object come to rest upright on the table within the
-tolerance of the instructed place point?
+place of a model's, turn them into a StepPlan with the real grasp planner
+(``grasp_planner.plan_pick_place``: TOP_DOWN in base_link for the UR5e, FRONTAL in torso_link
+for the G1), execute it on the simulated robot and judge the outcome by physics alone: did the
+named object come to rest upright on the table within the tolerance of the instructed place
+point?
 
-The plan builder is injectable (``PlanBuilder``), so the real grasp planner can replace the
-minimal top-down planner here. Rendering goes to an optional ``FrameSink``; this module writes
-no files.
+The plan builder is injectable (``PlanBuilder``; default ``grasp_plan``). Rendering goes to an
+optional ``FrameSink``; this module writes no files.
 """
 
 from __future__ import annotations
@@ -21,14 +22,25 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 import numpy as np
+import numpy.typing as npt
 
 from roborefer_ros.core.referring import normalise_prompt
 from roborefer_ros.core.request import Mode
 from roborefer_ros.core.transforms import Transform
+from roborefer_ros.manipulation.errors import PickPlaceError
+from roborefer_ros.manipulation.grasp_planner import (
+    GraspConfig,
+    GraspStyle,
+    PlaceSurface,
+    PlanRequest,
+    plan_pick_place,
+)
+from roborefer_ros.manipulation.sim_g1 import SimG1Backend
 from roborefer_ros.manipulation.sim_ur5e import SimFault, SimUR5eBackend, SimUR5eOptions
 from roborefer_ros.manipulation.steps import ExecutionStatus, Stage, Step, StepKind, StepPlan
 from roborefer_ros.sim import (
     BASE_FRAME,
+    CUP_HANDLE_FRACTION,
     GeneratedQuery,
     ObjectKind,
     ObjectSpec,
@@ -36,14 +48,20 @@ from roborefer_ros.sim import (
     SimError,
     SimScene,
     build_scene,
+    clearance_m,
     generate_referring,
 )
+from roborefer_ros.sim.robot_g1 import PLAN_FRAME as G1_PLAN_FRAME
+from roborefer_ros.sim.robots import ROBOT_PREFIX
 
 Vec3 = tuple[float, float, float]
 JsonDict = dict[str, object]  # (named before EpisodeResult, whose field ``object`` shadows it)
 
 GRASPABLE_KINDS = frozenset({ObjectKind.APPLE, ObjectKind.BOX, ObjectKind.CUP})
-MAX_GRIP_WIDTH_M = 0.075  # the 2F-85 opens 85 mm; keep 5 mm for the TCP's placement error
+G1_GRASPABLE_KINDS = frozenset({ObjectKind.BOX, ObjectKind.CUP})
+# Widest grip per robot: the 2F-85 opens 85 mm (5 mm kept for the TCP's placement error); the
+# Dex3's thumb-to-fingers cavity takes about 70 mm (5 mm kept).
+MAX_GRIP_WIDTH_M: dict[str, float] = {"ur5e": 0.075, "g1": 0.065}
 DEFAULT_TOLERANCE_M = 0.05
 _QUERIES_PER_SCENE = 40  # generated per scene to choose the task from (and to resolve prompts)
 _SETTLE_S = 0.3  # objects come to rest before the plan starts
@@ -51,7 +69,13 @@ _REST_S = 1.0  # after the plan, before judging
 _MAX_TILT_RAD = math.radians(25.0)
 _REST_SPEED_M_S = 0.02
 _REST_HEIGHT_TOL_M = 0.02
-_FINGER_REACH_M = 0.06  # outer end of an open 2F-85 finger from the TCP, along the closing axis
+# The G1's open Dex3 around its grasp point, for choosing objects it can approach frontally.
+_G1_PLACE_X_M = (0.20, 0.40)  # where its level hand reaches down to the table (base_link)
+_G1_PLACE_MAX_ABS_Y_M = 0.24
+_G1_PLACE_CLEARANCE_M = 0.05  # from the place point to every footprint (the hand beside it)
+_HAND_HALF_WIDTH_M = 0.05
+_HAND_APPROACH_M = 0.30  # pre-grasp distance plus the hand behind its grasp point
+_HAND_BEYOND_M = 0.08  # finger tips past the grasp point
 
 
 class EpisodeError(SimError):
@@ -93,9 +117,10 @@ class PickPlaceTargets:
     """What a plan builder gets: the two ground-truth answers and the named object's truth.
 
     ``pick_point``: the LOCATE answer, a visible point on the object's surface. ``place_point``:
-    the PLACE answer, a free table point. ``pick_object``, ``pick_pose`` (``T_base_from_object``
-    after settling) and ``obstacles`` (the other objects) are ground truth that a
-    perception-only planner may ignore. All in ``frame`` (base_link), metres.
+    the PLACE answer, a free table point. ``pick_object``, ``pick_pose`` (``T_frame_from_object``
+    after settling) and ``obstacles`` (the other objects, ``ObjectSpec`` in base_link) are ground
+    truth that a perception-only planner may ignore. Points and pose in ``frame``, the robot's
+    plan frame (base_link for the UR5e, torso_link for the G1), metres.
     """
 
     frame: str
@@ -104,6 +129,8 @@ class PickPlaceTargets:
     pick_object: ObjectSpec
     pick_pose: Transform
     obstacles: tuple[ObjectSpec, ...] = ()
+    robot: str = "ur5e"
+    pick_ray: Vec3 | None = None  # unit viewing ray through the pick point (LOCATE pose +z)
 
 
 PlanBuilder = Callable[[PickPlaceTargets], StepPlan]
@@ -164,10 +191,31 @@ class EpisodeResult:
         }
 
 
-def graspable(obj: ObjectSpec) -> bool:
+def graspable(obj: ObjectSpec, robot: str = "ur5e") -> bool:
     """Apples, boxes and cups (gripped across the body, away from the handle) that fit the
-    2F-85 with a margin."""
-    return obj.kind in GRASPABLE_KINDS and grip_width_m(obj) <= MAX_GRIP_WIDTH_M
+    robot's hand (the UR5e's 2F-85, the G1's Dex3) with a margin. The G1 grasps frontally at
+    table height with its grasp point at least 5 cm up (its palm reaches 4.4 cm below it), so it
+    grips small objects above their middle: boxes and cups, no apples (a sphere slides out)."""
+    kinds = G1_GRASPABLE_KINDS if robot == "g1" else GRASPABLE_KINDS
+    return obj.kind in kinds and grip_width_m(obj) <= MAX_GRIP_WIDTH_M[robot]
+
+
+def frontal_corridor_clear(obj: ObjectSpec, others: tuple[ObjectSpec, ...]) -> bool:
+    """Whether a hand coming straight from the robot (along +x of base_link) at the object's
+    height finds room: it stands on the table and no other table object's footprint comes within
+    ``_HAND_HALF_WIDTH_M`` of the line the hand sweeps, from ``_HAND_APPROACH_M`` before the
+    object to ``_HAND_BEYOND_M`` past its centre (the G1's FRONTAL grasp)."""
+    if obj.support is not None:
+        return False  # on a plate: the fingers would sweep the plate
+    x, y, _ = obj.position_m
+    for other in others:
+        if other.index == obj.index or other.support is not None:
+            continue
+        ox, oy, _ = other.position_m
+        dx = max(x - _HAND_APPROACH_M - ox, 0.0, ox - (x + _HAND_BEYOND_M))
+        if math.hypot(dx, oy - y) < other.footprint_radius_m + _HAND_HALF_WIDTH_M:
+            return False
+    return True
 
 
 def grip_width_m(obj: ObjectSpec) -> float:
@@ -177,8 +225,34 @@ def grip_width_m(obj: ObjectSpec) -> float:
     return 2.0 * obj.dims_m[0]
 
 
+def pickable(scene: SimScene, obj: ObjectSpec) -> bool:
+    """What ``draw_task`` may ask the scene's robot to pick: a graspable object, and for the G1
+    (frontal grasps at table height) one whose approach corridor is clear."""
+    if not graspable(obj, scene.robot_name):
+        return False
+    return scene.robot_name != "g1" or frontal_corridor_clear(obj, scene.spec.objects)
+
+
+def _kinds_text(robot: str) -> str:
+    return "a box or cup" if robot == "g1" else "an apple, box or cup"
+
+
+def reachable_place(scene: SimScene, query: GeneratedQuery) -> bool:
+    """Whether a PLACE answer lies where the scene's robot can put things: anywhere for the
+    UR5e; for the G1 where its level hand reaches the table (near, not far out to the side) with
+    room for the hand around the object."""
+    if scene.robot_name != "g1":
+        return True
+    x, y, _ = query.point_base
+    return (
+        _G1_PLACE_X_M[0] <= x <= _G1_PLACE_X_M[1]
+        and abs(y) <= _G1_PLACE_MAX_ABS_Y_M
+        and clearance_m(scene.spec, x, y) >= _G1_PLACE_CLEARANCE_M
+    )
+
+
 def draw_task(scene: SimScene, queries: list[GeneratedQuery]) -> EpisodeTask:
-    """The first LOCATE query on a graspable object and the first PLACE query, in generation
+    """The first LOCATE query on a pickable object and the first PLACE query, in generation
     order (which follows the scene's seed); EpisodeError when the scene has no such pair."""
     objects = scene.spec.objects
     pick = next(
@@ -187,17 +261,17 @@ def draw_task(scene: SimScene, queries: list[GeneratedQuery]) -> EpisodeTask:
             for q in queries
             if q.mode is Mode.LOCATE
             and q.target_index is not None
-            and graspable(objects[q.target_index])
+            and pickable(scene, objects[q.target_index])
         ),
         None,
     )
-    place = next((q for q in queries if q.mode is Mode.PLACE), None)
+    place = next((q for q in queries if q.mode is Mode.PLACE and reachable_place(scene, q)), None)
     if pick is None or place is None:
         missing = (
-            f"LOCATE query on a graspable object (an apple, box or cup at most "
-            f"{MAX_GRIP_WIDTH_M * 1e3:.0f} mm wide)"
+            f"LOCATE query on a graspable object ({_kinds_text(scene.robot_name)} at most "
+            f"{MAX_GRIP_WIDTH_M[scene.robot_name] * 1e3:.0f} mm wide)"
             if pick is None
-            else "PLACE query"
+            else "reachable PLACE query"
         )
         raise EpisodeError(f"scene {scene.spec.seed} offers no {missing}")
     return EpisodeTask(pick, place)
@@ -219,49 +293,62 @@ def resolve_task(queries: list[GeneratedQuery], pick_prompt: str, place_prompt: 
     return EpisodeTask(found[0], found[1])
 
 
-def top_down_plan(targets: PickPlaceTargets) -> StepPlan:
-    """A minimal top-down pick and place from ground truth (the stand-in for grasp_planner).
+GRASP_CONFIGS: dict[str, GraspConfig] = {
+    "ur5e": GraspConfig(style=GraspStyle.TOP_DOWN),
+    # The Dex3's finger tips reach 11 cm past its grasp point: approach from 18 cm. Near the
+    # chest the level hand cannot rise far: lift 6 cm, come down 5 cm onto the place, rise 8 cm.
+    "g1": GraspConfig(
+        style=GraspStyle.FRONTAL,
+        approach_distance_m=0.18,
+        retreat_distance_m=0.08,
+        lift_distance_m=0.06,
+        place_approach_distance_m=0.05,
+        frontal_min_height_m=0.05,  # the Dex3's palm reaches 4.4 cm below its TCP
+    ),
+}
+PLAN_FRAMES = {"ur5e": BASE_FRAME, "g1": G1_PLAN_FRAME}
 
-    The fingers close across the object's narrower side (across a cup's body, the handle along
-    the fingers' gap, out of the way), the TCP 1 cm below the centre so the pads cover it but
-    never closer than 2 cm to the support; the place mirrors the grasp with the object 1 cm
-    above the table, keeping the grasp yaw or turning it a quarter turn, whichever keeps the open
-    fingers farther from the obstacles. Raises SimError for an object the gripper cannot take.
-    """
+
+def object_extents_m(obj: ObjectSpec, yaw_rad: float) -> Vec3:
+    """Ground-truth extents (x, y, z) of the object's axis-aligned box in a frame whose z is
+    vertical, the object turned by ``yaw_rad`` about it; a cup's handle included."""
+    r, hy, hz = obj.dims_m
+    if obj.kind is ObjectKind.BOX:
+        lx, ly = 2.0 * r, 2.0 * hy
+    elif obj.kind is ObjectKind.CUP:
+        lx, ly = 2.0 * r * (1.0 + CUP_HANDLE_FRACTION[0]), 2.0 * r
+    else:
+        lx, ly = 2.0 * r, 2.0 * r
+    c, s = abs(math.cos(yaw_rad)), abs(math.sin(yaw_rad))
+    return (c * lx + s * ly, s * lx + c * ly, 2.0 * hz)
+
+
+def grasp_plan(targets: PickPlaceTargets) -> StepPlan:
+    """The StepPlan of the real grasp planner (``grasp_planner.plan_pick_place``) for the
+    episode's targets: the LOCATE point and its viewing ray as the pick, the PLACE point with the
+    table's normal as the place surface, the object's ground-truth extents and yaw as its size, and
+    the robot's grasp style (TOP_DOWN for the UR5e, FRONTAL for the G1; ``GRASP_CONFIGS``). Raises
+    SimError for an object the robot's hand cannot take, or a request the planner refuses."""
     obj = targets.pick_object
-    if not graspable(obj):
+    if not graspable(obj, targets.robot):
         raise SimError(
-            f"{obj.describe()} ({obj.name}) is not graspable: grip width "
-            f"{grip_width_m(obj) * 1e3:.0f} mm, kind {obj.kind.value}"
+            f"{obj.describe()} ({obj.name}) is not graspable by the {targets.robot}: grip width "
+            f"{grip_width_m(obj) * 1e3:.0f} mm (at most {MAX_GRIP_WIDTH_M[targets.robot] * 1e3:.0f}"
+            f" mm), kind {obj.kind.value}"
         )
-    cx, cy, cz = targets.pick_pose.translation
-    yaw = _yaw_of(targets.pick_pose)
-    across_y = obj.kind is not ObjectKind.BOX or obj.dims_m[1] <= obj.dims_m[0]
-    tcp_yaw = _half_turn(yaw + math.pi if across_y else yaw + math.pi / 2)
-    half = obj.half_height_m
-    grasp_z = max(cz - 0.01, cz - half + 0.02)
-    offset = grasp_z - cz  # TCP height relative to the object's centre
-    px, py, pz = targets.place_point
-    place_z = pz + half + offset + 0.01
-    place_yaw = max(
-        (tcp_yaw, _half_turn(tcp_yaw + math.pi / 2)),
-        key=lambda t: _finger_clearance_m(px, py, t, targets.obstacles),
+    request = PlanRequest(
+        frame=targets.frame,
+        pick_point=targets.pick_point,
+        pick_ray=targets.pick_ray,
+        # the table's normal: both plan frames (base_link, torso_link at zero waist) are z-up
+        place=PlaceSurface(targets.place_point, (0.0, 0.0, 1.0)),
+        object_size_m=object_extents_m(obj, 0.0),  # along the object's own axes
+        object_yaw_rad=_yaw_of(targets.pick_pose),
     )
-
-    def at(x: float, y: float, z: float, t: float = tcp_yaw) -> Transform:
-        return Transform((x, y, z), (math.cos(t / 2), math.sin(t / 2), 0.0, 0.0))
-
-    steps = (
-        Step(StepKind.MOVE, Stage.APPROACH, "pre-grasp", at(cx, cy, grasp_z + 0.10)),
-        Step(StepKind.LINEAR, Stage.APPROACH, "approach", at(cx, cy, grasp_z), 0.5),
-        Step(StepKind.CLOSE, Stage.GRASP, "close"),
-        Step(StepKind.LINEAR, Stage.LIFT, "lift", at(cx, cy, grasp_z + 0.15)),
-        Step(StepKind.MOVE, Stage.PLACE, "pre-place", at(px, py, place_z + 0.15, place_yaw)),
-        Step(StepKind.LINEAR, Stage.PLACE, "place", at(px, py, place_z, place_yaw), 0.5),
-        Step(StepKind.OPEN, Stage.PLACE, "open"),
-        Step(StepKind.LINEAR, Stage.RETREAT, "retreat", at(px, py, place_z + 0.10, place_yaw)),
-    )
-    return StepPlan(frame=targets.frame, steps=steps, object_half_height_m=half)
+    try:
+        return plan_pick_place(request, GRASP_CONFIGS[targets.robot])
+    except PickPlaceError as err:
+        raise SimError(f"the grasp planner refused {obj.name}: {err.message}") from None
 
 
 def run_episode(
@@ -270,7 +357,7 @@ def run_episode(
     robot: str = "ur5e",
     pick_prompt: str | None = None,
     place_prompt: str | None = None,
-    plan_builder: PlanBuilder = top_down_plan,
+    plan_builder: PlanBuilder = grasp_plan,
     tolerance_m: float = DEFAULT_TOLERANCE_M,
     options: SimUR5eOptions | None = None,
     frame_sink: FrameSink | None = None,
@@ -281,8 +368,8 @@ def run_episode(
     Raises EpisodeError when no task can be set up (unsupported robot, prompts not found, no
     graspable pick); every outcome after that, failures included, is an EpisodeResult.
     """
-    if robot != "ur5e":
-        raise EpisodeError(f"robot {robot!r} is not supported yet; only 'ur5e'")
+    if robot not in GRASP_CONFIGS:
+        raise EpisodeError(f"robot {robot!r} is not supported; known: {sorted(GRASP_CONFIGS)}")
     if (pick_prompt is None) != (place_prompt is None):
         raise EpisodeError("give both a pick and a place prompt, or neither")
     if not (math.isfinite(tolerance_m) and tolerance_m > 0):
@@ -321,7 +408,11 @@ class _Episode:
         self.scene = scene
         self.task = task
         self.obj = scene.spec.objects[task.pick.target_index]
-        self.backend = SimUR5eBackend(scene, options)
+        self.backend: SimUR5eBackend = (
+            SimG1Backend(scene, options)
+            if scene.robot_name == "g1"
+            else SimUR5eBackend(scene, options)
+        )
         self.frame_sink = frame_sink
         self.clock = clock
         self.grasped: str | None = None
@@ -331,13 +422,22 @@ class _Episode:
     ) -> EpisodeResult:
         backend = self.backend
         backend.hold(_SETTLE_S)
+        robot = self.scene.robot_name
+        frame = PLAN_FRAMES[robot]
+        T_plan_from_base = (
+            self.scene.body_pose(ROBOT_PREFIX + frame).inverse()
+            if frame != BASE_FRAME
+            else Transform()
+        )
         targets = PickPlaceTargets(
-            BASE_FRAME,
-            self.task.pick.point_base,
-            self.task.place.point_base,
+            frame,
+            _vec3(T_plan_from_base.apply(self.task.pick.point_base)),
+            _vec3(T_plan_from_base.apply(self.task.place.point_base)),
             self.obj,
-            backend.object_pose(self.obj.name),
+            T_plan_from_base @ backend.object_pose(self.obj.name),
             tuple(o for o in self.scene.spec.objects if o.index != self.obj.index),
+            robot,
+            _vec3(T_plan_from_base.rotate(self._viewing_ray())),
         )
         try:
             plan = plan_builder(targets)
@@ -358,6 +458,12 @@ class _Episode:
                 failure = FailureClass.WRONG_OBJECT
             return self._result(outcome.status, failure, outcome.message, None)
         return self._judge(tolerance_m)
+
+    def _viewing_ray(self) -> npt.NDArray[np.float64]:
+        """Unit ray (base_link) from the camera through the pick point: the LOCATE pose's +z."""
+        eye = np.asarray(self.scene.camera_pose_at(0.0).translation, dtype=np.float64)
+        ray: npt.NDArray[np.float64] = np.asarray(self.task.pick.point_base) - eye
+        return ray / float(np.linalg.norm(ray))
 
     def _judge(self, tolerance_m: float) -> EpisodeResult:
         backend = self.backend
@@ -455,29 +561,11 @@ class _Clock:
         return time.perf_counter() - self._start
 
 
-def _finger_clearance_m(
-    x: float, y: float, tcp_yaw: float, obstacles: tuple[ObjectSpec, ...]
-) -> float:
-    """Smallest gap between the open fingers (outer ends ~6 cm either side of the TCP along the
-    closing axis, which is the TCP's y) and an obstacle's footprint."""
-    axis = (math.sin(tcp_yaw), -math.cos(tcp_yaw))
-    gaps = [
-        math.hypot(
-            x + side * _FINGER_REACH_M * axis[0] - o.position_m[0],
-            y + side * _FINGER_REACH_M * axis[1] - o.position_m[1],
-        )
-        - o.footprint_radius_m
-        for o in obstacles
-        for side in (-1.0, 1.0)
-    ]
-    return min(gaps, default=math.inf)
+def _vec3(values: object) -> Vec3:
+    x, y, z = (float(v) for v in np.asarray(values, dtype=np.float64).reshape(3))
+    return (x, y, z)
 
 
 def _yaw_of(pose: Transform) -> float:
     R = pose.rotation_matrix()
     return math.atan2(float(R[1, 0]), float(R[0, 0]))
-
-
-def _half_turn(angle: float) -> float:
-    """The angle modulo pi, in (-pi/2, pi/2]: a parallel gripper turned by pi grips the same."""
-    return angle - math.pi * math.ceil(angle / math.pi - 0.5)

@@ -41,7 +41,7 @@ _MAX_STEP_RAD = 0.25  # per-iteration joint step; keeps the linearisation valid 
 
 @dataclass(frozen=True)
 class IkSolution:
-    """Result of one IK solve. ``q``: (6,) float64 arm angles in radians (the best iterate, also
+    """Result of one IK solve. ``q``: (n,) float64 arm angles in radians (the best iterate, also
     when it did not converge); errors are of the TCP at ``q`` against the target."""
 
     q: FloatArray
@@ -56,22 +56,28 @@ class IkSolution:
 
 
 class ArmKinematics:
-    """FK, IK and collision queries for the UR5e of a compiled scene (``model``: ``MjModel``)."""
+    """FK, IK and collision queries for one arm of a compiled scene (``model``: ``MjModel``):
+    by default the UR5e's 6 joints and the 2F-85 pinch site; ``joints`` (names without the robot
+    prefix) and ``tcp_site`` (with it) choose another arm, e.g. one of the G1's 7-joint arms."""
 
-    def __init__(self, model: Any) -> None:
+    def __init__(
+        self, model: Any, joints: tuple[str, ...] = ARM_JOINTS, tcp_site: str = TCP_SITE
+    ) -> None:
         mujoco = import_mujoco()
         self._mj = mujoco
         self._model = model
         self._data = mujoco.MjData(model)
         try:
-            joints = [model.joint(ROBOT_PREFIX + name) for name in ARM_JOINTS]
-            self._site = int(model.site(TCP_SITE).id)
+            found = [model.joint(ROBOT_PREFIX + name) for name in joints]
+            self._site = int(model.site(tcp_site).id)
         except KeyError as err:
-            raise SimError(f"the scene has no UR5e with a 2F-85 ({err})") from None
-        self.qpos_index = np.array([int(j.qposadr[0]) for j in joints])
-        self.dof_index = np.array([int(j.dofadr[0]) for j in joints])
-        self.lower = np.array([float(j.range[0]) for j in joints])
-        self.upper = np.array([float(j.range[1]) for j in joints])
+            robot = "UR5e with a 2F-85" if joints == ARM_JOINTS else f"arm {joints[0]}..."
+            raise SimError(f"the scene has no {robot} ({err})") from None
+        joints_ = found
+        self.qpos_index = np.array([int(j.qposadr[0]) for j in joints_])
+        self.dof_index = np.array([int(j.dofadr[0]) for j in joints_])
+        self.lower = np.array([float(j.range[0]) for j in joints_])
+        self.upper = np.array([float(j.range[1]) for j in joints_])
         body_names = [str(model.body(i).name) for i in range(int(model.nbody))]
         self.robot_bodies = frozenset(
             i for i, n in enumerate(body_names) if n.startswith(ROBOT_PREFIX)
@@ -81,7 +87,7 @@ class ArmKinematics:
         self._jacr = np.zeros((3, int(model.nv)))
 
     def fk(self, q: npt.ArrayLike) -> Transform:
-        """``T_base_from_tcp`` at arm angles ``q`` (6,)."""
+        """``T_base_from_tcp`` at arm angles ``q`` (n,)."""
         self._set_arm(np.asarray(q, dtype=np.float64))
         return self._tcp()
 

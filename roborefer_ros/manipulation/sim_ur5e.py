@@ -224,7 +224,7 @@ class SimUR5eBackend:
         self._wall_anchor = (time.monotonic(), self.sim_time_s)
         try:
             for _ in range(max(1, math.ceil(duration_s / self.options.control_period_s))):
-                self._tick(self._q_ref, np.zeros(6))
+                self._tick(self._q_ref, np.zeros_like(self._q_ref))
         finally:
             self._wall_anchor = None
 
@@ -239,10 +239,10 @@ class SimUR5eBackend:
         ok, why = self.available()
         if not ok:
             return self._failed(SimFault.UNAVAILABLE, why, None, ())
-        if plan.frame != BASE_FRAME:
-            return self._failed(
-                SimFault.REJECTED, f"plan frame {plan.frame!r} is not {BASE_FRAME!r}", None, ()
-            )
+        try:
+            plan = self._plan_in_base(plan)
+        except _StopError as stop:
+            return self._failed(stop.fault, stop.message, None, ())
         self._cancelled = cancelled or (lambda: False)
         self._wall_anchor = (time.monotonic(), self.sim_time_s)
         try:
@@ -250,6 +250,12 @@ class SimUR5eBackend:
         finally:
             self._cancelled = lambda: False
             self._wall_anchor = None
+
+    def _plan_in_base(self, plan: StepPlan) -> StepPlan:
+        """The plan with its poses in base_link (the UR5e takes base_link plans only)."""
+        if plan.frame != BASE_FRAME:
+            raise _StopError(SimFault.REJECTED, f"plan frame {plan.frame!r} is not {BASE_FRAME!r}")
+        return plan
 
     def _run_plan(self, plan: StepPlan, on_step: StepCallback | None) -> ExecutionResult:
         durations: list[float] = []
@@ -411,7 +417,7 @@ class SimUR5eBackend:
         """Stop where the arm is (after a guarded move) and let it come to rest."""
         self._q_ref = self.arm_q()
         for _ in range(math.ceil(0.2 / self.options.control_period_s)):
-            self._tick(self._q_ref, np.zeros(6))
+            self._tick(self._q_ref, np.zeros_like(self._q_ref))
 
     def _held_touches_down(self) -> bool:
         """Whether the held object touches anything but the gripper (a guarded place's end)."""
@@ -446,7 +452,7 @@ class SimUR5eBackend:
             speed = float(np.max(np.abs(self._data.qvel[self.kinematics.dof_index])))
             if lag < 2e-3 and speed < 0.02:
                 break
-            self._tick(self._q_ref, np.zeros(6))
+            self._tick(self._q_ref, np.zeros_like(self._q_ref))
         error = math.dist(self.tcp_pose().translation, target.translation)
         if error > self.options.goal_position_tol_m:
             blocking = self._gripper_blocked_by()
@@ -468,7 +474,7 @@ class SimUR5eBackend:
         dt = self.options.control_period_s
         still = 0
         for k in range(math.ceil(self.options.gripper_timeout_s / dt)):
-            self._tick(self._q_ref, np.zeros(6))
+            self._tick(self._q_ref, np.zeros_like(self._q_ref))
             moving = abs(float(self._data.qvel[self._gripper_dof])) > 0.05
             still = 0 if moving else still + 1
             if k * dt > 0.3 and still * dt >= 0.1:
@@ -529,7 +535,7 @@ class SimUR5eBackend:
         """Servo set-points with feed-forward: the actuator force is kp*(ctrl - q) - kd*qd, so
         ``ctrl = q_ref + (kd*qd_ref + bias)/kp`` cancels gravity/Coriolis and the damping lag."""
         bias = self._data.qfrc_bias[self.kinematics.dof_index]
-        qd = np.zeros(6) if qd_ref is None else qd_ref
+        qd = np.zeros_like(q_ref) if qd_ref is None else qd_ref
         self._data.ctrl[self._arm_actuators] = q_ref + (self._kd * qd + bias) / self._kp
 
     def _check_contacts(self) -> None:
@@ -610,18 +616,3 @@ class SimUR5eBackend:
 def _xyz(pose: Transform) -> str:
     x, y, z = pose.translation
     return f"({x:.3f}, {y:.3f}, {z:.3f})"
-
-
-def make_sim_backend(scene: SimScene, **options: Any) -> SimUR5eBackend:
-    """A SimUR5eBackend on ``scene``; ``options`` are SimUR5eOptions fields (e.g.
-    ``realtime=True``). Raises SimError for something that is not a SimScene or an unknown
-    option."""
-    if not isinstance(scene, SimScene):
-        raise SimError(
-            f"make_sim_backend needs a roborefer_ros.sim.SimScene, got {type(scene).__name__}"
-        )
-    known = set(SimUR5eOptions.__dataclass_fields__)
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise SimError(f"unknown sim backend options {unknown}; known: {sorted(known)}")
-    return SimUR5eBackend(scene, SimUR5eOptions(**options))

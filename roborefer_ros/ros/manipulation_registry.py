@@ -3,7 +3,9 @@
 A factory takes a ``BackendContext`` and returns a ``ManipulationBackend``. Built in:
 
 - ``moveit``: ``roborefer_ros.ros.moveit_backend.MoveItBackend`` (UR5 + move_group);
-- ``sim``: ``roborefer_ros.manipulation.sim_backend.make_sim_backend(context)`` (MuJoCo);
+- ``sim``: ``roborefer_ros.ros.sim_client_backend.make_sim_backend(context)``: an ExecuteSteps
+  client of sim_node (the MuJoCo arm; the in-process ``manipulation.sim_backend`` one, which takes
+  a SimScene, is for the batch tools);
 - ``g1``: ``roborefer_ros.ros.g1_backend.make_g1_backend(context)`` (Unitree G1 arm_sdk bridge);
 - ``none``: nothing can move (dry runs only).
 
@@ -48,7 +50,10 @@ class UnavailableBackend:
         return ExecutionResult(ExecutionStatus.UNAVAILABLE, self.reason)
 
 
-def _lazy(name: str, module: str, attribute: str) -> BackendFactory:
+def lazy_backend(name: str, module: str, attribute: str) -> BackendFactory:
+    """A factory that imports ``module.attribute`` when first asked (for ``register_backend``);
+    an import failure becomes an UnavailableBackend saying why, so the node still starts."""
+
     def factory(context: BackendContext) -> ManipulationBackend:
         try:
             make = getattr(importlib.import_module(module), attribute)
@@ -70,8 +75,8 @@ def _moveit(context: BackendContext) -> ManipulationBackend:
 
 _FACTORIES: dict[str, BackendFactory] = {
     "moveit": _moveit,
-    "sim": _lazy("sim", "roborefer_ros.manipulation.sim_backend", "make_sim_backend"),
-    "g1": _lazy("g1", "roborefer_ros.ros.g1_backend", "make_g1_backend"),
+    "sim": lazy_backend("sim", "roborefer_ros.ros.sim_client_backend", "make_sim_backend"),
+    "g1": lazy_backend("g1", "roborefer_ros.ros.g1_backend", "make_g1_backend"),
     "none": lambda _context: UnavailableBackend(
         "none", "unavailable: manipulation_backend is 'none' (dry runs only)"
     ),

@@ -114,7 +114,16 @@ class PickPlaceNode(Node):
                 )
             finally:
                 self._busy.release()
-        result = fill_result(PickPlace.Result(), outcome)
+        try:
+            result = fill_result(PickPlace.Result(), outcome)
+        except Exception as err:  # a bug: a fresh result, nothing half-filled
+            self.get_logger().error(f"PickPlace result failed unexpectedly: {err!r}")
+            outcome = PickPlaceOutcome(
+                PickPlaceStatus.INTERNAL_ERROR, f"{type(err).__name__}: {err}"
+            )
+            result = PickPlace.Result(
+                success=False, status=int(outcome.status), message=outcome.message, failed_step=-1
+            )
         line = f"{outcome.status.name}: {outcome.message} ({outcome.total_s:.2f} s)"
         # One call site per severity: rclpy refuses a severity change at the same call site.
         if outcome.success:

@@ -90,6 +90,9 @@ PICK_PLACE_PARAMETERS: tuple[ParameterSpec, ...] = (
     P("server_timeout_s", 2.0, "moveit: wait for each server before a goal.", True, 0.0, 60.0),
     P("step_timeout_s", 60.0, "moveit: deadline of one step.", True, 0.1, 3600.0),
     P("use_moveit_py", False, "moveit: MOVE steps through MoveItPy when importable."),
+    P("sim_action", "/sim_node/execute_steps", "sim: ExecuteSteps action of the sim node."),
+    P("sim_server_wait_s", 5.0, "sim: wait for the sim node before a plan.", True, 0.0, 600.0),
+    P("sim_timeout_s", 300.0, "sim: deadline of a whole plan.", True, 0.1, 3600.0),
 )
 
 

@@ -8,6 +8,9 @@ with ``autostart`` (default) the node does both itself.
 
 from __future__ import annotations
 
+import dataclasses
+import threading
+import time
 from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -64,6 +67,7 @@ LATCHED = QoSProfile(
 REQUESTS = QoSProfile(
     depth=1000, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE
 )
+SHUTTING_DOWN = "node shutting down"  # the message (status CANCELED) of requests it ends
 
 
 def _counts(stats: FrameSyncStats) -> str:
@@ -81,6 +85,9 @@ class ReferNode(LifecycleNode):
         self.cfg: ReferNodeConfig | None = None
         self.referrer: Referrer | None = None
         self._active = False
+        self._stopping = False  # begin_shutdown was called: answer CANCELED, publish nothing
+        self._calls = 0  # request callbacks running (service and action)
+        self._calls_lock = threading.Lock()
         self._sync: FrameSync[bytes, bytes, bytes] | None = None
         self._gate: AdmissionGate | None = None
         self._tf: Any = None
@@ -249,8 +256,29 @@ class ReferNode(LifecycleNode):
         self._teardown()
         super().destroy_node()
 
+    # ----- shutdown (SIGINT / SIGTERM, see tools/node.py) ---------------------------------------
+    def begin_shutdown(self) -> None:
+        """Stop serving while the executor still runs: new requests and those in flight end
+        with CANCELED "node shutting down" (closing the backend wakes a model call at once)."""
+        self._stopping = True
+        self.get_logger().info(f"shutting down: ending {self._calls} request(s) in flight")
+        if self.referrer is not None:
+            self.referrer.backend.close()
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        """Wait until no request callback is running; False if some still are at the end."""
+        deadline = time.monotonic() + timeout_s
+        while self._calls and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return not self._calls
+
+    def _count_call(self, delta: int) -> None:
+        with self._calls_lock:
+            self._calls += delta
+
     # ----- requests --------------------------------------------------------------------------
     def _on_refpoint(self, request: Any, response: Any) -> Any:
+        self._count_call(1)
         try:
             outcome = self._serve(request, on_stage=None)
             return fill_result(response, outcome)
@@ -260,8 +288,17 @@ class ReferNode(LifecycleNode):
             response.success, response.status = False, int(Status.INTERNAL_ERROR)
             response.message = f"{type(err).__name__}: {err}"
             return response
+        finally:
+            self._count_call(-1)
 
     def _on_refer_goal(self, goal_handle: Any) -> Any:
+        self._count_call(1)
+        try:
+            return self._run_goal(goal_handle)
+        finally:
+            self._count_call(-1)
+
+    def _run_goal(self, goal_handle: Any) -> Any:
         result = Refer.Result()
         started = self.get_clock().now()
 
@@ -295,6 +332,8 @@ class ReferNode(LifecycleNode):
         except RefPointError as err:
             request = ReferRequest(prompt=str(msg.prompt))
             return ReferOutcome(request=request, status=err.status, message=err.message)
+        if self._stopping:
+            return ReferOutcome(request=request, status=Status.CANCELED, message=SHUTTING_DOWN)
         if not self._active or self.referrer is None or self._gate is None:
             state = "inactive"
             return ReferOutcome(
@@ -309,6 +348,11 @@ class ReferNode(LifecycleNode):
                 )
         except RefPointError as err:  # BUSY from the gate
             return ReferOutcome(request=request, status=err.status, message=err.message)
+        if self._stopping:  # whatever failed, it failed because the node is going away
+            if not outcome.success:
+                message = f"{SHUTTING_DOWN} ({outcome.status.name}: {outcome.message})"
+                outcome = dataclasses.replace(outcome, status=Status.CANCELED, message=message)
+            return outcome
         self._publish(outcome, frozen[0] if frozen else None)
         line = (
             f"{outcome.status.name} '{request.prompt[:60]}': {outcome.message} "

@@ -8,8 +8,10 @@ one: at 30 Hz RGB-D, 40-55 % of a core against 15 % (docs/benchmarks.md).
 from __future__ import annotations
 
 import contextlib
+import signal
 import threading
-from typing import Any
+import time
+from typing import Any, Protocol, runtime_checkable
 
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
@@ -54,4 +56,58 @@ def spin_until_shutdown(node: Node, num_threads: int) -> int:
         executor.shutdown(timeout_sec=2.0)
         node.destroy_node()
         rclpy.try_shutdown()
+    return 0
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_SEND_GRACE_S = 0.3
+
+
+@runtime_checkable
+class Drains(Protocol):
+    """A node that can end its requests in flight before the process goes (``ReferNode``)."""
+
+    def begin_shutdown(self) -> None: ...
+
+    def wait_idle(self, timeout_s: float) -> bool: ...
+
+
+def spin_until_signal(node: Any, num_threads: int, drain_s: float = 3.0) -> int:
+    """``spin_until_shutdown`` for a node that answers its callers before it goes.
+
+    Call ``rclpy.init(..., signal_handler_options=SignalHandlerOptions.NO)`` first: SIGINT and
+    SIGTERM are handled here instead. rclpy's own handler shuts the context down at once, so a
+    request in flight could no longer be answered (its publishers are invalid and the action's
+    result is never sent). Here the executor keeps spinning while ``node.begin_shutdown()`` ends
+    the requests in flight and ``node.wait_idle(drain_s)`` waits for their answers; then the
+    executor, node and context are shut down. Exit code 0.
+    """
+    import rclpy
+    from rclpy.executors import MultiThreadedExecutor
+
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in _STOP_SIGNALS}
+    executor = MultiThreadedExecutor(num_threads=num_threads)
+    executor.add_node(node)
+
+    def spin() -> None:
+        with contextlib.suppress(Exception):  # a context shut down elsewhere ends it quietly
+            executor.spin()
+
+    spinner = threading.Thread(target=spin, name="executor", daemon=True)
+    spinner.start()
+    try:
+        while spinner.is_alive() and not stop.wait(0.1):
+            pass
+        if spinner.is_alive() and isinstance(node, Drains):
+            node.begin_shutdown()
+            if node.wait_idle(drain_s):
+                time.sleep(_SEND_GRACE_S)  # the executor sends the last answers after the callbacks
+    finally:
+        executor.shutdown(timeout_sec=2.0)
+        node.destroy_node()
+        rclpy.try_shutdown()
+        spinner.join(timeout=2.0)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return 0

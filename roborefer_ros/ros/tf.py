@@ -74,8 +74,11 @@ class OwnTransformListener:
     ) -> Transform:
         try:
             return self.buffer.wait_for_transform(target_frame, source_frame, stamp_ns, timeout_s)
-        except TransformError as err:
-            raise RefPointError(Status.TF_ERROR, err.message) from None
+        except TransformError as err:  # named like Tf2RosListener's: frames, stamp, then why
+            raise RefPointError(
+                Status.TF_ERROR,
+                f"{target_frame} <- {source_frame} at {stamp_ns * 1e-9:.3f} s: {err.message}",
+            ) from None
 
     def close(self) -> None:
         self._spin.close()

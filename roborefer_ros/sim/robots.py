@@ -2,8 +2,10 @@
 
 A variant adds its bodies to the scene's ``mujoco.MjSpec`` with its base at the ``base_link``
 origin and names the joint angles of its resting pose. MuJoCo objects are untyped (``Any``);
-they stay inside ``add_to``. The Unitree G1 (``example-robot-data``, not installed here) would be
-a variant that loads its URDF, rewrites ``package://`` paths and drops its free joint.
+they stay inside ``add_to``. A variant may also bring its own table (``table``: a TableSpec),
+its own scene camera (``camera_rig(width, height)``: e.g. a head camera) and its object count
+(``n_objects``: a small table holds fewer); ``scene_layout`` reads them. The Unitree G1 lives
+in ``robot_g1`` (imported on first use: it needs ``example-robot-data``).
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Protocol
 
 from roborefer_ros.sim._mj import import_mujoco
+from roborefer_ros.sim.camera_rig import CameraRig
 from roborefer_ros.sim.errors import SimError
+from roborefer_ros.sim.spec import TableSpec
 
 ROBOT_PREFIX = "robot/"  # every body of the robot is named with this prefix (segmentation)
 
@@ -84,7 +88,29 @@ def _adopt_options(parent: Any, child: Any) -> None:
     parent.option.impratio = child.option.impratio
 
 
-ROBOTS: dict[str, Callable[[], RobotVariant]] = {"ur5e": UR5e, "none": NoRobot}
+def _g1() -> RobotVariant:
+    from roborefer_ros.sim.robot_g1 import G1
+
+    return G1()
+
+
+ROBOTS: dict[str, Callable[[], RobotVariant]] = {"ur5e": UR5e, "g1": _g1, "none": NoRobot}
+
+
+def scene_layout(
+    robot: RobotVariant, width: int, height: int
+) -> tuple[TableSpec | None, CameraRig | None, int | None]:
+    """The robot's own table, scene camera and object count (``n_objects``), each None when the
+    scene's default applies."""
+    table = getattr(robot, "table", None)
+    make_rig = getattr(robot, "camera_rig", None)
+    rig = make_rig(width, height) if callable(make_rig) else None
+    count = getattr(robot, "n_objects", None)
+    return (
+        table if isinstance(table, TableSpec) else None,
+        rig if isinstance(rig, CameraRig) else None,
+        count if isinstance(count, int) else None,
+    )
 
 
 def robot_variant(name: str) -> RobotVariant:

@@ -11,6 +11,7 @@ rendered before the first physics step is identical to the static scene's.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,7 @@ from roborefer_ros.sim.camera_rig import CameraMotion, mujoco_quat_wxyz
 from roborefer_ros.sim.errors import SimError
 from roborefer_ros.sim.physics import OBJECT_PHYSICS
 from roborefer_ros.sim.render import SEG_NONE, SEG_ROBOT, SEG_TABLE, FrameRenderer, RenderedFrame
-from roborefer_ros.sim.robots import ROBOT_PREFIX, RobotVariant, robot_variant
+from roborefer_ros.sim.robots import ROBOT_PREFIX, RobotVariant, robot_variant, scene_layout
 from roborefer_ros.sim.spec import (
     CUP_HANDLE_FRACTION,
     ObjectKind,
@@ -55,12 +56,25 @@ class SimScene:
         self._mujoco = mujoco
         self.model: Any = build_mjspec(spec, robot, dynamic_objects=dynamic_objects).compile()
         self.data: Any = mujoco.MjData(self.model)
-        for joint, angle in robot.home_qpos().items():
+        home = robot.home_qpos()
+        for joint, angle in home.items():
             self.data.joint(joint).qpos[0] = angle
+        _hold_position_servos(self.model, self.data, home)
         mujoco.mj_forward(self.model, self.data)
         self._camera_id = int(self.model.camera(CAMERA_NAME).id)
         self.geom_labels = _geom_labels(self.model, spec)
         self._renderer: FrameRenderer | None = None
+
+    def body_pose(self, name: str) -> Transform:
+        """``T_base_from_body`` of a body of the compiled scene at the current physics state,
+        e.g. ``robot/torso_link`` (the G1's plan frame); SimError for an unknown body."""
+        try:
+            body = self.data.body(name)
+        except KeyError:
+            raise SimError(f"the scene has no body {name!r}") from None
+        w, x, y, z = (float(c) for c in body.xquat)
+        p = body.xpos
+        return Transform((float(p[0]), float(p[1]), float(p[2])), (x, y, z, w))
 
     @property
     def camera_model(self) -> CameraModel:
@@ -109,10 +123,18 @@ def build_scene(
 ) -> SimScene:
     """The scene of ``seed``: ``sample_scene_spec`` then compile with the named robot variant.
     ``dynamic_objects``: free, graspable objects under gravity (see the module docstring)."""
+    variant = robot_variant(robot)
+    table, camera, count = scene_layout(variant, width, height)
     spec = sample_scene_spec(
-        seed, n_objects=n_objects, width=width, height=height, camera_motion=camera_motion
+        seed,
+        n_objects=n_objects if n_objects is not None else count,
+        width=width,
+        height=height,
+        camera_motion=camera_motion,
+        table=table,
+        camera=camera,
     )
-    return SimScene(spec, robot_variant(robot), dynamic_objects=dynamic_objects)
+    return SimScene(spec, variant, dynamic_objects=dynamic_objects)
 
 
 def build_mjspec(spec: SceneSpec, robot: RobotVariant, *, dynamic_objects: bool = False) -> Any:
@@ -158,6 +180,18 @@ def build_mjspec(spec: SceneSpec, robot: RobotVariant, *, dynamic_objects: bool 
     )
     robot.add_to(mj)  # the robot brings its integrator (implicitfast for the UR5e's stiff servos)
     return mj
+
+
+def _hold_position_servos(model: Any, data: Any, home: Mapping[str, float]) -> None:
+    """Set the control of every joint position servo of a homed joint to its home angle, so the
+    robot stays where it is put when physics runs before a backend takes over."""
+    for actuator in range(int(model.nu)):
+        joint = int(model.actuator_trnid[actuator, 0])
+        is_servo = float(model.actuator_biasprm[actuator, 1]) < 0.0
+        on_joint = int(model.actuator_trntype[actuator]) == 0  # mjTRN_JOINT
+        name = str(model.joint(joint).name) if on_joint and joint >= 0 else ""
+        if is_servo and name in home:
+            data.ctrl[actuator] = home[name]
 
 
 def _add_table(mj: Any, spec: SceneSpec) -> None:

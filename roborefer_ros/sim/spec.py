@@ -7,6 +7,7 @@ placement region in front of the robot (+x). Every length is in metres, every an
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from enum import Enum
@@ -169,18 +170,24 @@ def sample_scene_spec(
     width: int = 640,
     height: int = 480,
     camera_motion: CameraMotion | None = None,
+    table: TableSpec | None = None,
+    camera: CameraRig | None = None,
 ) -> SceneSpec:
     """A random but reproducible scene: layout, colours, sizes, lights and camera from ``seed``.
 
     Kinds are drawn with replacement so several objects share a kind (ordinals and relations are
     then needed to tell them apart); some apples are put on plates so "on" has referents.
+    ``table``: the table's geometry and placement region (its colour is still drawn from the
+    seed); ``camera``: a fixed camera (e.g. a robot's head camera) instead of the sampled tripod.
     """
     if n_objects is not None and not 3 <= n_objects <= 12:
         raise SimError(f"n_objects must be in [3, 12], got {n_objects}")
     rng = np.random.default_rng(seed)
     count = n_objects if n_objects is not None else int(rng.integers(6, 10))
     table_colour = str(rng.choice(sorted(TABLE_COLOURS)))
-    table = TableSpec(colour_name=table_colour, rgba=TABLE_COLOURS[table_colour])
+    table = dataclasses.replace(
+        table or TableSpec(), colour_name=table_colour, rgba=TABLE_COLOURS[table_colour]
+    )
     kinds = [ObjectKind(str(k)) for k in rng.choice([k.value for k in ObjectKind], size=count)]
     objects = _place_objects(kinds, table, rng)
     lights = tuple(
@@ -196,7 +203,8 @@ def sample_scene_spec(
         )
         for _ in range(2)
     )
-    camera = _sample_camera(rng, width, height, camera_motion or CameraMotion())
+    if camera is None:
+        camera = _sample_camera(rng, width, height, camera_motion or CameraMotion())
     return SceneSpec(
         seed=seed,
         table=table,

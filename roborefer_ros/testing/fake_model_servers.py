@@ -262,7 +262,8 @@ class FakeModelServer:
     """Runs the fake server as a child process; for tests and benches (``with`` closes it).
 
     ``answers`` is the ``{"answers": ...}`` mapping's content; ``api_key``, if given, makes the
-    OpenAI fake require ``Authorization: Bearer <api_key>``.
+    OpenAI fake require ``Authorization: Bearer <api_key>``. ``port`` 0 takes a free port; a
+    server started again after ``kill`` or ``stop`` keeps the port it had (a restarted server).
     """
 
     def __init__(
@@ -275,6 +276,7 @@ class FakeModelServer:
         no_models: bool = False,
         api_key: str | None = None,
         lifetime_s: float = 300.0,
+        port: int = 0,
     ) -> None:
         if protocol not in PROTOCOLS:
             raise ValueError(f"unknown protocol {protocol!r}; known: {PROTOCOLS}")
@@ -287,7 +289,7 @@ class FakeModelServer:
         self.no_models = no_models
         self.api_key = api_key
         self.lifetime_s = lifetime_s
-        self.port = 0
+        self.port = port
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -304,6 +306,7 @@ class FakeModelServer:
         """Start the process and wait (at most ``timeout_s``) for its port line."""
         args = [sys.executable, "-m", _MODULE, "--protocol", self.protocol]
         args += ["--answers", str(self.answers_path), "--lifetime-s", str(self.lifetime_s)]
+        args += ["--port", str(self.port)]
         if self.log_path is not None:
             args += ["--log", str(self.log_path)]
         if self.no_models:
@@ -339,6 +342,16 @@ class FakeModelServer:
     def clear_log(self) -> None:
         if self.log_path is not None:
             self.log_path.unlink(missing_ok=True)
+
+    def kill(self) -> None:
+        """SIGKILL, as a crashed or OOM-killed model server: connections drop unanswered."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        proc.kill()
+        proc.wait(timeout=10.0)
+        if proc.stdout is not None:
+            proc.stdout.close()
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """SIGTERM, then SIGKILL if it has not exited within ``timeout_s``."""

@@ -21,17 +21,21 @@ from pathlib import Path
 
 import yaml
 
+from roborefer_ros.ros.g1_params import G1_PARAMETERS
 from roborefer_ros.ros.params import REFER_NODE_PARAMETERS, ParameterSpec
 from roborefer_ros.ros.pick_place_params import PICK_PLACE_PARAMETERS
+from roborefer_ros.ros.sim_node_params import SIM_NODE_PARAMETERS
 
 PACKAGE = "roborefer_ros"
 ROOT = Path(__file__).resolve().parents[2]
 ROS2RUN = ROOT / "scripts" / "ros2run"
 
-#: Parameters declared per executable (= default node name) of this package.
+#: Parameters declared per executable (= default node name) of this package. pick_place_node
+#: also declares its manipulation backend's (the g1 backend's ``g1_*``, when it is chosen).
 NODE_PARAMETERS: dict[str, tuple[ParameterSpec, ...]] = {
     "refer_node": REFER_NODE_PARAMETERS,
-    "pick_place_node": PICK_PLACE_PARAMETERS,
+    "pick_place_node": PICK_PLACE_PARAMETERS + G1_PARAMETERS,
+    "sim_node": SIM_NODE_PARAMETERS,
 }
 #: Relative names a node's remappings may start from (what it subscribes to or publishes).
 NODE_TOPICS: dict[str, frozenset[str]] = {
@@ -39,6 +43,16 @@ NODE_TOPICS: dict[str, frozenset[str]] = {
         {"color/image_raw", "color/camera_info", "aligned_depth/image_raw", "/tf", "/tf_static"}
     ),
     "pick_place_node": frozenset({"/tf", "/tf_static"}),
+    "sim_node": frozenset(
+        {
+            "color/image_raw",
+            "color/camera_info",
+            "aligned_depth_to_color/image_raw",
+            "/tf",
+            "/tf_static",
+            "/clock",
+        }
+    ),
 }
 #: Parameters every node has (rclpy declares them).
 BUILTIN_PARAMETERS: dict[str, type] = {"use_sim_time": bool}

@@ -219,9 +219,13 @@ class _Child:
 class Launcher:
     """Starts processes, watches them, and stops them all together."""
 
-    def __init__(self, specs: Sequence[ProcessSpec], grace_s: float = GRACE_S) -> None:
+    def __init__(
+        self, specs: Sequence[ProcessSpec], grace_s: float = GRACE_S, out: IO[str] | None = None
+    ) -> None:
+        """``out``: where the children's prefixed lines go (default: stdout)."""
         self.specs = list(specs)
         self.grace_s = grace_s
+        self.out = out
         self.children: list[_Child] = []
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -238,7 +242,7 @@ class Launcher:
         code = 0
         try:
             for spec in self.specs:
-                self.children.append(_Child(spec, sys.stdout, self._lock))
+                self.children.append(_Child(spec, self.out or sys.stdout, self._lock))
                 self.say(f"started {spec.name} (pid {self.children[-1].proc.pid})")
             while not self._stop.wait(0.1):
                 dead = next((c for c in self.children if c.proc.poll() is not None), None)

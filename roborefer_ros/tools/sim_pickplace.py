@@ -1,12 +1,17 @@
 """``roborefer-sim-pickplace --seed N``: one pick-and-place episode in physics simulation.
 
-Builds the seeded tabletop with free objects, takes a pick and a place instruction (drawn from
-the scene's generated queries, or ``--pick``/``--place`` resolved against them), answers them
-with ground truth, executes the plan on the simulated UR5e + 2F-85 and prints a summary. This
-runs in-process without a ROS graph. With ``--json`` the last line printed is one JSON object
-with ``success``, ``object``, ``place_error_m``, ``status`` (and ``failure_class``, ``message``,
-``timings``, ...). ``--frames DIR`` writes PNG frames from the scene camera (start, grasp, lift,
-place, end) and ``strip.png`` with all of them side by side.
+By default on a live ROS graph: starts sim_node (the seeded tabletop with free objects; camera,
+TF, ExecuteSteps), refer_node (``--backend``, ground_truth by default: answers from the scene's
+generated queries, written to a referring file for the static camera) and pick_place_node
+(``manipulation_backend: sim``) as processes, sends the PickPlace goal, and reads where the
+object came to rest from TF (``object/<name>``). ``--in-process`` runs the old fast path without
+a graph: ground truth in place of the refer node, the plan on the simulated arm in this process.
+
+The pick and place instructions are drawn from the scene's generated queries, or ``--pick`` /
+``--place`` resolved against them. With ``--json`` the last line printed is one JSON object with
+``success``, ``object``, ``place_error_m``, ``status`` (and ``message``, ``timings``, ...).
+``--frames DIR`` writes PNG frames from the scene camera (start, grasp, lift, place, end) and
+``strip.png`` with all of them side by side.
 
 Exit codes: 0 the object rests on target, 1 the episode failed, 2 no episode could be set up.
 """
@@ -15,11 +20,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
 from pathlib import Path
-
-import numpy as np
-import numpy.typing as npt
 
 from roborefer_ros.manipulation.sim_episode import (
     DEFAULT_TOLERANCE_M,
@@ -27,53 +31,38 @@ from roborefer_ros.manipulation.sim_episode import (
     EpisodeResult,
     run_episode,
 )
+from roborefer_ros.manipulation.sim_live import KeyFrameWriter
 from roborefer_ros.manipulation.sim_ur5e import SimUR5eOptions
-from roborefer_ros.sim import RenderedFrame, SimError
+from roborefer_ros.sim import SimError
+from roborefer_ros.tools.backend_flags import add_backend_arguments, backend_options_from_args
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="roborefer-sim-pickplace", description=__doc__.splitlines()[0])
-    p.add_argument("--robot", default="ur5e", choices=["ur5e"])
+    p.add_argument("--robot", default="ur5e", help="ur5e (g1 once the simulation supports it)")
     p.add_argument("--seed", type=int, required=True, help="scene seed")
     p.add_argument("--pick", help="pick instruction (one of the scene's generated LOCATE prompts)")
     p.add_argument("--place", help="place instruction (one of the scene's PLACE prompts)")
-    p.add_argument(
-        "--backend",
-        default="ground_truth",
-        choices=["ground_truth"],
-        help="where the target points come from (the model is replaced by truth)",
-    )
     p.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE_M, help="metres, xy")
     p.add_argument("--realtime", action="store_true", help="run the simulation at wall-clock speed")
     p.add_argument("--frames", type=Path, help="write PNG frames of the episode into this folder")
     p.add_argument("--json", action="store_true", help="last line: one JSON object")
+    p.add_argument(
+        "--in-process",
+        action="store_true",
+        help="no ROS graph: ground truth and the simulated arm in this process (fast path)",
+    )
+    live = p.add_argument_group("live graph")
+    live.add_argument("--rate", type=float, default=10.0, help="sim_node camera rate (Hz)")
+    live.add_argument(
+        "--log", type=Path, help="write the nodes' output here (default: a temp file)"
+    )
+    live.add_argument(
+        "--goal-timeout", type=float, default=300.0, help="deadline of the PickPlace goal (s)"
+    )
+    add_backend_arguments(p)
+    p.set_defaults(backend="ground_truth")
     return p
-
-
-class _FrameWriter:
-    """Writes each frame as ``NN_label.png`` and, on ``close``, ``strip.png``."""
-
-    def __init__(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        self.folder = folder
-        self.images: list[npt.NDArray[np.uint8]] = []
-
-    def __call__(self, label: str, frame: RenderedFrame) -> None:
-        from PIL import Image
-
-        path = self.folder / f"{len(self.images):02d}_{label}.png"
-        Image.fromarray(frame.rgb).save(path)
-        self.images.append(frame.rgb)
-
-    def close(self) -> Path | None:
-        from PIL import Image
-
-        if not self.images:
-            return None
-        strip = np.concatenate([im[::2, ::2] for im in self.images], axis=1)
-        path = self.folder / "strip.png"
-        Image.fromarray(strip).save(path)
-        return path
 
 
 def _summary(result: EpisodeResult, tolerance_m: float) -> str:
@@ -99,12 +88,11 @@ def _summary(result: EpisodeResult, tolerance_m: float) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    if (args.pick is None) != (args.place is None):
-        print("error: give both --pick and --place, or neither", file=sys.stderr)
+def _in_process(args: argparse.Namespace) -> int:
+    if args.backend != "ground_truth":
+        print("error: --in-process answers with ground truth only", file=sys.stderr)
         return 2
-    writer = _FrameWriter(args.frames) if args.frames is not None else None
+    writer = KeyFrameWriter(args.frames) if args.frames is not None else None
     try:
         result = run_episode(
             args.seed,
@@ -116,20 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             frame_sink=writer,
         )
     except (EpisodeError, SimError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        if args.json:
-            print(
-                json.dumps(
-                    {
-                        "success": False,
-                        "object": "",
-                        "place_error_m": None,
-                        "status": "rejected",
-                        "message": str(err),
-                    }
-                )
-            )
-        return 2
+        return _setup_failed(args, err)
     print(_summary(result, args.tolerance))
     if writer is not None:
         strip = writer.close()
@@ -137,6 +112,84 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(result.as_dict()))
     return 0 if result.success else 1
+
+
+def _live(args: argparse.Namespace) -> int:
+    from roborefer_ros.tools.sim_live_episode import (
+        EpisodeSetupError,
+        LiveOptions,
+        run_live_episode,
+    )
+
+    # Children re-run the ROS wheels' library-path set-up themselves (notes/ros2-from-pypi.md).
+    os.environ.pop("_ROS_WHEELS_BOOTSTRAP_COMPLETE", None)
+    options = LiveOptions(
+        seed=args.seed,
+        robot=args.robot,
+        pick_prompt=args.pick,
+        place_prompt=args.place,
+        backend=args.backend,
+        backend_options=backend_options_from_args(args),
+        model_timeout_s=args.timeout,
+        tolerance_m=args.tolerance,
+        realtime=args.realtime,
+        rate_hz=args.rate,
+        frames_dir=args.frames,
+        goal_timeout_s=args.goal_timeout,
+    )
+    log_path: Path = args.log
+    if log_path is None:
+        fd, name = tempfile.mkstemp(prefix="sim_pickplace_", suffix=".log")
+        os.close(fd)
+        log_path = Path(name)
+    with open(log_path, "w") as log:
+        try:
+            result = run_live_episode(options, sys.executable, log)
+        except (EpisodeError, SimError, EpisodeSetupError) as err:
+            log.flush()
+            return _setup_failed(args, f"{err} (node log: {log_path})")
+    verdict = "SUCCESS" if result.success else f"FAILED ({result.status})"
+    t = result.timings
+    print(f"seed {result.seed} on the live graph: {verdict}")
+    print(f"  pick:  {result.pick_prompt!r} -> {result.object}")
+    print(f"  place: {result.place_prompt!r}")
+    print(f"  {result.status}: {result.message}")
+    if result.camera_rate_hz_moving is not None:
+        print(f"  camera while the arm moved: {result.camera_rate_hz_moving:.1f} Hz")
+    print(
+        f"  episode {t['total_s']:.1f} s wall (set-up {t['setup_s']:.1f}, graph up "
+        f"{t['graph_ready_s']:.1f}, goal {t['goal_s']:.1f}); node log {result.log}"
+    )
+    if args.frames is not None:
+        print(f"  frames: {args.frames}")
+    if args.json:
+        print(json.dumps(result.as_dict()))
+    return 0 if result.success else 1
+
+
+def _setup_failed(args: argparse.Namespace, err: object) -> int:
+    print(f"error: {err}", file=sys.stderr)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "success": False,
+                    "object": "",
+                    "place_error_m": None,
+                    "status": "rejected",
+                    "message": str(err),
+                }
+            )
+        )
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if (args.pick is None) != (args.place is None):
+        print("error: give both --pick and --place, or neither", file=sys.stderr)
+        return 2
+    return _in_process(args) if args.in_process else _live(args)
 
 
 if __name__ == "__main__":

@@ -176,9 +176,51 @@ def test_frontal_grasp_for_the_g1() -> None:
         place.rotation_matrix(), pose(plan, "approach").rotation_matrix(), atol=1e-9
     )
     np.testing.assert_allclose(place.translation, (0.32, -0.2, -0.1 + 0.05 + 0.015), atol=1e-9)
+    # the hand rises from the placed object (backing off would drag it with the thumb)
     np.testing.assert_allclose(
-        np.asarray(retreat.translation) - place.translation, (-0.10, 0, 0), atol=1e-9
+        np.asarray(retreat.translation) - place.translation, (0, 0, 0.10), atol=1e-9
     )
+
+
+def test_viewing_ray_and_size_put_a_top_down_grasp_around_the_centre() -> None:
+    # a 6 cm sphere centred at (0.5, 0.1, 0.03) seen from above and in front (+x): the ray hits
+    # its surface 3 cm before the centre
+    ray = np.array([-0.6, 0.0, -0.8])
+    centre = np.array([0.5, 0.1, 0.03])
+    point = centre - ray * 0.03
+    request = PlanRequest(
+        "base_link", tuple(point), TABLE, (0.06, 0.06, 0.06), pick_ray=tuple(ray.tolist())
+    )
+    plan = plan_pick_place(request, CFG)
+    # centred in x and y, the finger depth (3 cm) below the top: at the centre
+    np.testing.assert_allclose(pose(plan, "approach").translation, centre, atol=1e-9)
+    # without the ray the grasp goes below the pointed surface point, 2.4 cm off-centre in x
+    blind = plan_pick_place(PlanRequest("base_link", tuple(point), TABLE, (0.06,) * 3), CFG)
+    assert pose(blind, "approach").translation[0] == pytest.approx(0.5 + 0.018)
+
+
+def test_frontal_grasp_from_the_centre_keeps_the_hand_above_the_support() -> None:
+    cfg = GraspConfig(style=GraspStyle.FRONTAL, frontal_min_height_m=0.05)
+    centre = np.array([0.30, -0.15, -0.07])  # a 6 cm box standing on a table at z = -0.10
+    ray = np.array([0.6, 0.0, -0.8])  # a head camera above and behind it
+    point = centre - ray * 0.5 * float(np.linalg.norm(ray * 0.06))
+    request = PlanRequest(
+        "torso_link", tuple(point), None, (0.06, 0.06, 0.06), pick_ray=tuple(ray.tolist())
+    )
+    grasp = pose(plan_pick_place(request, cfg), "approach").translation
+    # the finger depth (3 cm = half the box) past its near face: its centre in x and y, and
+    # 5 cm above its bottom rather than at its mid-height (3 cm)
+    np.testing.assert_allclose(grasp, (0.30, -0.15, -0.10 + 0.05), atol=1e-9)
+
+
+def test_place_approach_distance_sets_the_pre_place_height() -> None:
+    cfg = GraspConfig(place_approach_distance_m=0.05)
+    plan = plan_pick_place(PlanRequest("base_link", PICK, TABLE), cfg)
+    place = pose(plan, "place").translation
+    assert pose(plan, "pre-place").translation[2] == pytest.approx(place[2] + 0.05)
+    assert pose(plan, "pre-grasp").translation[2] == pytest.approx(0.07 + 0.10)
+    with pytest.raises(ValueError, match="place_approach_distance_m"):
+        GraspConfig(place_approach_distance_m=0.0)
 
 
 def test_nothing_to_plan_is_a_bad_request() -> None:

@@ -10,6 +10,7 @@ from roborefer_ros.ros.manipulation_registry import (
     BackendContext,
     UnavailableBackend,
     backend_names,
+    lazy_backend,
     make_manipulation_backend,
     register_backend,
 )
@@ -66,12 +67,13 @@ def test_none_backend_is_unavailable_with_a_reason() -> None:
 
 
 def test_missing_plug_in_is_unavailable_not_an_import_error() -> None:
-    backend = make_manipulation_backend("g1", BackendContext(None, "torso_link"))
+    register_backend(
+        "absent-test", lazy_backend("absent-test", "roborefer_ros.no_such_module", "make")
+    )
+    backend = make_manipulation_backend("absent-test", BackendContext(None, "torso_link"))
     ok, why = backend.available()
     assert isinstance(backend, UnavailableBackend) and not ok
-    assert why.startswith(
-        "unavailable: roborefer_ros.ros.g1_backend.make_g1_backend cannot be loaded"
-    )
+    assert why.startswith("unavailable: roborefer_ros.no_such_module.make cannot be loaded")
 
 
 def test_register_backend() -> None:

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from rclpy.parameter import Parameter
+from rclpy.parameter_client import AsyncParameterClient
 from roborefer_ros.srv import RefPoint
+from tf2_msgs.msg import TFMessage
 
 from roborefer_ros.core.status import Status
+from roborefer_ros.core.tf_buffer import StampedTransform
+from roborefer_ros.core.transforms import Transform
+from roborefer_ros.ros.conversions import transform_to_msg
 from roborefer_ros.testing.graph import GraphClient, NodeProcess
-from test.ros.conftest import GOOD, HOLE, Rig
+from test.ros.conftest import GOOD, HOLE, SCENE, Rig
 
 pytestmark = pytest.mark.graph
 
@@ -59,6 +67,86 @@ def test_no_valid_depth_in_a_hole(rig: Rig) -> None:
 
 def test_tf_error_for_an_unknown_frame(rig: Rig) -> None:
     expect(rig, rig.ask(stamp=rig.frame(), target_frame="moon"), Status.TF_ERROR, "moon")
+
+
+@contextlib.contextmanager
+def tf_timeout_s(rig: Rig, value: float) -> Iterator[None]:
+    """The node's tf_timeout_s (a live parameter) set to ``value`` for a request that must fail:
+    its wait then costs ``value`` rather than the rig's 4 s; the rig's value comes back after."""
+    params = AsyncParameterClient(rig.graph.node, "/refer_node")
+    assert params.wait_for_services(timeout_sec=10)
+
+    def set_param(seconds: float) -> None:
+        future = params.set_parameters([Parameter("tf_timeout_s", value=seconds)])
+        deadline = time.monotonic() + 10.0
+        while not future.done():
+            assert time.monotonic() < deadline, "set_parameters did not answer"
+            time.sleep(0.005)
+        assert future.result().results[0].successful
+
+    set_param(value)
+    try:
+        yield
+    finally:
+        set_param(4.0)
+
+
+def test_tf_error_for_a_frame_not_connected_to_the_camera(rig: Rig) -> None:
+    """``island`` exists (it has a child on /tf) but its tree never reaches the camera's."""
+    stamp = rig.frame()
+    island = StampedTransform("island", "island_child", stamp, Transform.identity())
+    rig.publisher.pub_tf.publish(TFMessage(transforms=[transform_to_msg(island)]))
+    time.sleep(0.2)  # /tf and the request travel separately
+    optical = SCENE.optical_frame
+    with tf_timeout_s(rig, 1.0):
+        response = rig.ask(stamp=stamp, target_frame="island")
+    expect(
+        rig,
+        response,
+        Status.TF_ERROR,
+        f"island <- {optical} at {stamp * 1e-9:.3f} s",
+        "not connected",
+    )
+
+
+def test_tf_error_for_a_frame_newer_than_the_newest_transform(rig: Rig) -> None:
+    """The camera frame arrives but its /tf never does: the wait (tf_timeout_s) runs out."""
+    rig.publisher.publish_tf = False
+    try:
+        stamp = rig.frame()
+    finally:
+        rig.publisher.publish_tf = True
+    with tf_timeout_s(rig, 1.0):
+        response = rig.ask(stamp=stamp)
+    expect(
+        rig,
+        response,
+        Status.TF_ERROR,
+        f"{SCENE.base_frame} <- {SCENE.optical_frame} at {stamp * 1e-9:.3f} s",
+        "extrapolation into the future",
+        "after waiting 1.000 s",
+    )
+
+
+def test_tf_error_for_a_frame_older_than_the_transform_buffer(rig: Rig) -> None:
+    """A frame stamped a minute before the first /tf the node kept (its buffer keeps 10 s)."""
+    rig.publisher.publish_tf = False
+    try:
+        stamp = rig.publisher.publish_at(-60.0)
+    finally:
+        rig.publisher.publish_tf = True
+    # A minute back is a jump back in time for the node's frame buffer: a request that reached
+    # the node before this frame would be served from the old timeline (its newest frame).
+    time.sleep(1.0)
+    with tf_timeout_s(rig, 0.5):
+        response = rig.ask(stamp=stamp)
+    expect(
+        rig,
+        response,
+        Status.TF_ERROR,
+        f"{SCENE.base_frame} <- {SCENE.optical_frame} at {stamp * 1e-9:.3f} s",
+        "extrapolation into the past",
+    )
 
 
 def test_backend_timeout(rig: Rig) -> None:

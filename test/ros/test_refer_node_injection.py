@@ -30,6 +30,7 @@ from roborefer_ros.srv import RefPoint
 from sensor_msgs.msg import CameraInfo
 from std_msgs.msg import Header
 
+import roborefer_ros.backends.recorded
 import roborefer_ros.pipeline
 import roborefer_ros.ros.messages
 import roborefer_ros.ros.refer_node
@@ -172,6 +173,9 @@ def _referrer(node: ReferNode) -> Any:
 # stage -> how to inject it (a function of the node and monkeypatch)
 Injector = Callable[[ReferNode, pytest.MonkeyPatch], None]
 STAGES: dict[str, Injector] = {
+    "request conversion (request_from_msg)": lambda n, mp: mp.setattr(
+        roborefer_ros.ros.refer_node, "request_from_msg", _raise
+    ),
     "frame provider (FrameSync.wait_select)": lambda n, mp: mp.setattr(
         n._sync, "wait_select", _raise
     ),
@@ -179,6 +183,9 @@ STAGES: dict[str, Injector] = {
         roborefer_ros.ros.refer_node, "frame_from_serialized", _raise
     ),
     "backend.point": lambda n, mp: mp.setattr(_referrer(n).backend.inner, "point", _raise),
+    "answer parsing (parse_points)": lambda n, mp: mp.setattr(
+        roborefer_ros.backends.recorded, "parse_points", _raise
+    ),
     "lifting (lift_pixel)": lambda n, mp: mp.setattr(roborefer_ros.pipeline, "lift_pixel", _raise),
     "TF lookup": lambda n, mp: mp.setattr(_referrer(n).transforms, "lookup", _raise),
     "result filling (fill_result)": lambda n, mp: mp.setattr(
@@ -190,7 +197,17 @@ STAGES: dict[str, Injector] = {
     "point message (_point_msg)": lambda n, mp: mp.setattr(
         roborefer_ros.ros.messages, "_point_msg", _raise
     ),
+    "output (the latched last_result publisher)": lambda n, mp: mp.setattr(
+        n, "_pub_result", _Raising()
+    ),
 }
+
+
+class _Raising:
+    """Stands in for a publisher whose every call raises."""
+
+    def __getattr__(self, name: str) -> Any:
+        return _raise
 
 
 @pytest.mark.parametrize("stage", list(STAGES))
@@ -208,3 +225,27 @@ def test_an_exception_in_a_stage_is_a_clean_internal_error(
     assert inproc.spinner.is_alive()
     inproc.ask_good()  # the next request succeeds
     assert inproc.node._gate is not None and inproc.node._gate.inside == 0  # no slot leaked
+
+
+def test_a_failing_visual_output_leaves_the_answer_and_the_worker_alone(
+    inproc: InProcess,
+) -> None:
+    """Markers and the annotated image are drawn on the output worker after the answer went
+    out: when drawing raises, the request is still OK, the error is logged as a warning and the
+    worker goes on with the next item."""
+    worker = inproc.node._outputs
+    assert worker is not None
+    drawn = threading.Event()
+    real_markers = roborefer_ros.ros.refer_node.outcome_markers
+
+    def markers_once_more(outcome: Any) -> Any:
+        drawn.set()
+        return real_markers(outcome)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(roborefer_ros.ros.refer_node, "outcome_markers", _raise)
+        inproc.ask_good()
+        mp.setattr(roborefer_ros.ros.refer_node, "outcome_markers", markers_once_more)
+        inproc.ask_good()
+        assert drawn.wait(5.0), "the output worker stopped after the error"
+    assert worker._thread.is_alive()

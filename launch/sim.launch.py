@@ -1,0 +1,133 @@
+"""The whole graph in simulation: sim_node (MuJoCo tabletop, UR5e, RealSense-like camera) +
+refer_node + pick_place_node (manipulation_backend: sim).
+
+    ros2 launch roborefer_ros sim.launch.py
+    ros2 launch roborefer_ros sim.launch.py backend:=roborefer_http model_url:=http://gpu-box:25547
+    ros2 launch roborefer_ros sim.launch.py params_file:=my_sim.yaml  # e.g. a model_path
+    roborefer-launch launch/sim.launch.py              # without the ros2 CLI
+
+sim_node publishes the camera like realsense2_camera (colour, aligned_depth_to_color, camera_info
+under camera_ns), the camera and the objects on TF (``object/<name>``), and runs ExecuteSteps
+plans on the simulated arm. With the ground_truth backend (the default; test instrumentation,
+not a model) the refer node answers from a referring file of the scene's static camera: the
+default is the one for seed 3 (``data/sim/``, relative to a source checkout); write one for
+another seed with ``python -m roborefer_ros.tools.sim_referring --seed N FILE``.
+use_sim_time:=true makes sim_node publish /clock from the physics time.
+"""
+
+from launch.actions import DeclareLaunchArgument
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch_ros.actions import Node
+from launch_ros.substitutions import FindPackageShare
+
+from launch import LaunchDescription
+
+
+def generate_launch_description() -> LaunchDescription:
+    camera_ns = LaunchConfiguration("camera_ns")
+    params_file = LaunchConfiguration("params_file")
+    use_sim_time = LaunchConfiguration("use_sim_time")
+    default_params = PathJoinSubstitution([FindPackageShare("roborefer_ros"), "config", "sim.yaml"])
+    depth = [camera_ns, "/aligned_depth_to_color/image_raw"]
+    return LaunchDescription(
+        [
+            DeclareLaunchArgument(
+                "params_file",
+                default_value=default_params,
+                description="The three nodes' parameters",
+            ),
+            DeclareLaunchArgument("seed", default_value="3", description="Scene seed"),
+            DeclareLaunchArgument("robot", default_value="ur5e"),
+            DeclareLaunchArgument(
+                "realtime",
+                default_value="true",
+                description="Physics at wall-clock speed (false: as fast as it goes)",
+            ),
+            DeclareLaunchArgument(
+                "backend",
+                default_value="ground_truth",
+                description="Refer node backend; overrides params_file",
+            ),
+            DeclareLaunchArgument(
+                "referring_file",
+                default_value="data/sim/referring_seed3_ur5e.json",
+                description="ground_truth backend: the scene's queries (this seed's!)",
+            ),
+            DeclareLaunchArgument(
+                "model_url",
+                default_value="http://127.0.0.1:25547",
+                description="roborefer_http backend: the RoboRefer server",
+            ),
+            DeclareLaunchArgument(
+                "camera_ns",
+                default_value="/camera/camera",
+                description="Namespace of the camera topics (the RealSense layout)",
+            ),
+            DeclareLaunchArgument(
+                "target_frame",
+                default_value="base_link",
+                description="Frame of targets and plans",
+            ),
+            DeclareLaunchArgument(
+                "use_sim_time",
+                default_value="false",
+                description="sim_node publishes /clock; the other nodes run on it",
+            ),
+            Node(
+                package="roborefer_ros",
+                executable="sim_node",
+                name="sim_node",
+                output="screen",
+                parameters=[
+                    params_file,
+                    {
+                        "seed": LaunchConfiguration("seed"),
+                        "robot": LaunchConfiguration("robot"),
+                        "realtime": LaunchConfiguration("realtime"),
+                        "base_frame": LaunchConfiguration("target_frame"),
+                        "publish_clock": use_sim_time,
+                    },
+                ],
+                remappings=[
+                    ("color/image_raw", [camera_ns, "/color/image_raw"]),
+                    ("color/camera_info", [camera_ns, "/color/camera_info"]),
+                    ("aligned_depth_to_color/image_raw", depth),
+                ],
+            ),
+            Node(
+                package="roborefer_ros",
+                executable="refer_node",
+                name="refer_node",
+                output="screen",
+                parameters=[
+                    params_file,
+                    {
+                        "backend": LaunchConfiguration("backend"),
+                        "referring_file": LaunchConfiguration("referring_file"),
+                        "server_url": LaunchConfiguration("model_url"),
+                        "target_frame": LaunchConfiguration("target_frame"),
+                        "use_sim_time": use_sim_time,
+                    },
+                ],
+                remappings=[
+                    ("color/image_raw", [camera_ns, "/color/image_raw"]),
+                    ("color/camera_info", [camera_ns, "/color/camera_info"]),
+                    ("aligned_depth/image_raw", depth),
+                ],
+            ),
+            Node(
+                package="roborefer_ros",
+                executable="pick_place_node",
+                name="pick_place_node",
+                output="screen",
+                parameters=[
+                    params_file,
+                    {
+                        "manipulation_backend": "sim",
+                        "plan_frame": LaunchConfiguration("target_frame"),
+                        "use_sim_time": use_sim_time,
+                    },
+                ],
+            ),
+        ]
+    )

@@ -1,0 +1,115 @@
+"""A fake G1 for tests (ROS-free): joints that follow the arm_sdk commands, on a virtual clock.
+
+``FakeG1`` is the robot: the measured arm joints move towards ``w * q_cmd + (1 - w) * q_loco``
+(``w`` = the arm_sdk weight in slot 29, ``q_loco`` = where the locomotion controller holds the
+arms) with a first-order lag, ``mode_machine`` 5. Faults for the safety tests: the state stops
+coming (``stale_from_s``), ``mode_machine`` changes (``mode_machine_from_s``), a joint sticks
+(``stuck_slot`` from ``stuck_from_s``).
+
+``FakeG1Io`` implements ``G1Io`` on a virtual clock: ``sleep_until`` advances the robot, so a
+multi-second plan runs in milliseconds of wall time; every command is recorded with its time.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from roborefer_ros.manipulation.g1_arm_sdk import (
+    ARM_SLOTS,
+    NUM_MOTORS,
+    WEIGHT_SLOT,
+    ArmCommand,
+    LowStateSample,
+)
+from roborefer_ros.manipulation.g1_hands import HandCommand
+
+FloatArray = npt.NDArray[np.float64]
+
+# A relaxed standing posture of the arms (slots 15-28): hands beside the hips, elbows bent a bit.
+STANDING_ARMS = (0.2, 0.25, 0.0, 0.9, 0.0, 0.0, 0.0, 0.2, -0.25, 0.0, 0.9, 0.0, 0.0, 0.0)
+
+
+def standing_q() -> FloatArray:
+    q = np.zeros(NUM_MOTORS)
+    q[list(ARM_SLOTS)] = STANDING_ARMS
+    return q
+
+
+@dataclass
+class FakeG1:
+    q: FloatArray = field(default_factory=standing_q)
+    lag_s: float = 0.03  # first-order time constant of the joint servo
+    mode_machine: int = 5
+    mode_machine_from_s: float = math.inf
+    wrong_mode_machine: int = 4
+    stale_from_s: float = math.inf
+    stuck_slot: int | None = None
+    stuck_from_s: float = math.inf
+    q_loco: FloatArray = field(default_factory=standing_q)
+    command: ArmCommand | None = None
+
+    def step(self, t_s: float, dt_s: float) -> None:
+        if self.command is None or dt_s <= 0.0:
+            return
+        weight = min(1.0, max(0.0, self.command.weight))
+        slots = list(ARM_SLOTS)
+        q_cmd = self.command.q(ARM_SLOTS)
+        target = weight * q_cmd + (1.0 - weight) * self.q_loco[slots]
+        alpha = 1.0 - math.exp(-dt_s / self.lag_s)
+        moved = self.q[slots] + alpha * (target - self.q[slots])
+        if self.stuck_slot is not None and t_s >= self.stuck_from_s:
+            moved[slots.index(self.stuck_slot)] = self.q[self.stuck_slot]
+        self.q[slots] = moved
+
+    def mode_at(self, t_s: float) -> int:
+        return self.wrong_mode_machine if t_s >= self.mode_machine_from_s else self.mode_machine
+
+
+@dataclass
+class FakeG1Io:
+    robot: FakeG1 = field(default_factory=FakeG1)
+    t_s: float = 100.0
+    physics_dt_s: float = 0.002  # the robot publishes LowState at 500 Hz
+    arm_log: list[tuple[float, ArmCommand]] = field(default_factory=list)
+    hand_log: list[tuple[float, HandCommand]] = field(default_factory=list)
+    _state: LowStateSample | None = None
+
+    def __post_init__(self) -> None:
+        self._publish()
+
+    def _publish(self) -> None:
+        if self.t_s >= self.robot.stale_from_s:
+            return
+        self._state = LowStateSample(
+            q=self.robot.q.copy(),
+            dq=np.zeros(NUM_MOTORS),
+            mode_machine=self.robot.mode_at(self.t_s),
+            received_s=self.t_s,
+        )
+
+    def latest_state(self) -> LowStateSample | None:
+        return self._state
+
+    def send_arm(self, command: ArmCommand) -> None:
+        self.arm_log.append((self.t_s, command))
+        self.robot.command = command
+
+    def send_hand(self, command: HandCommand) -> None:
+        self.hand_log.append((self.t_s, command))
+
+    def now_s(self) -> float:
+        return self.t_s
+
+    def sleep_until(self, deadline_s: float) -> None:
+        while self.t_s < deadline_s - 1e-12:
+            dt = min(self.physics_dt_s, deadline_s - self.t_s)
+            self.robot.step(self.t_s, dt)
+            self.t_s += dt
+            self._publish()
+
+    def weights(self) -> FloatArray:
+        return np.array([c.motors[WEIGHT_SLOT].q for _, c in self.arm_log])

@@ -1,0 +1,117 @@
+"""A fake G1 on the ROS graph, for live-graph tests of the g1 backend.
+
+``python -m roborefer_ros.testing.fake_g1_node [--rate-hz 100] [--stale-after-s S]
+[--mode-machine 5]``: subscribes ``/arm_sdk`` (``unitree_hg/LowCmd``), moves ``FakeG1``'s joints
+after the commands (first-order lag, arm_sdk weight blend) and publishes ``/lowstate``
+(``unitree_hg/LowState``) at ``--rate-hz``. ``--stale-after-s``: stop publishing that long after
+the first command with a non-zero weight (the stale-state fault).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import threading
+import time
+from typing import Any
+
+import rclpy
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+from roborefer_ros.manipulation.g1_arm_sdk import NUM_MOTORS, ArmCommand, MotorCommand
+from roborefer_ros.testing.fake_g1 import FakeG1
+
+QOS = QoSProfile(depth=10, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE)
+STATE_QOS = QoSProfile(
+    depth=1, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.BEST_EFFORT
+)
+
+
+class FakeG1Node(Node):
+    def __init__(self, rate_hz: float, stale_after_s: float, mode_machine: int) -> None:
+        super().__init__("fake_g1")
+        import unitree_hg.msg as msgs
+
+        self.msgs = msgs
+        self.robot = FakeG1(mode_machine=mode_machine)
+        self.stale_after_s = stale_after_s
+        self.first_command_s: float | None = None
+        self.commands = 0
+        self.last_step_s = time.monotonic()
+        self.last_publish_s = time.monotonic()
+        self.pub = self.create_publisher(msgs.LowState, "/lowstate", STATE_QOS)
+        self.create_subscription(msgs.LowCmd, "/arm_sdk", self._on_command, QOS)
+        # Published from a plain thread, not an executor timer: rclpy's timers in this process
+        # paused for up to 0.8 s while LowCmd arrived at 50 Hz (measured), which looked like a
+        # robot whose state goes stale.
+        self.period_s = 1.0 / rate_hz
+        self.running = True
+        self.publisher_thread = threading.Thread(target=self._publish_loop, daemon=True)
+        self.publisher_thread.start()
+        self.get_logger().info(
+            f"fake G1 up: /lowstate at {rate_hz} Hz, mode_machine {mode_machine}"
+        )
+
+    def _on_command(self, msg: Any) -> None:
+        motors = tuple(
+            MotorCommand(m.mode, m.q, m.dq, m.tau, m.kp, m.kd) for m in msg.motor_cmd[:NUM_MOTORS]
+        )
+        command = ArmCommand(motors, msg.mode_pr, msg.mode_machine)
+        now = time.monotonic()
+        self.robot.step(now, now - self.last_step_s)
+        self.last_step_s = now
+        self.robot.command = command
+        self.commands += 1
+        if self.first_command_s is None and command.weight > 0.0:
+            self.first_command_s = now
+
+    def _publish_loop(self) -> None:
+        next_s = time.monotonic()
+        while self.running and rclpy.ok(context=self.context):
+            self._publish()
+            next_s = max(next_s + self.period_s, time.monotonic() - self.period_s)
+            time.sleep(max(0.0, next_s - time.monotonic()))
+
+    def _publish(self) -> None:
+        now = time.monotonic()
+        if now - self.last_publish_s > 0.2:  # says whether a stale state is this process's fault
+            self.get_logger().warning(f"/lowstate paused {now - self.last_publish_s:.2f} s")
+        self.last_publish_s = now
+        self.robot.step(now, now - self.last_step_s)
+        self.last_step_s = now
+        if self.first_command_s is not None and now - self.first_command_s > self.stale_after_s:
+            return
+        msg = self.msgs.LowState()
+        msg.mode_machine = self.robot.mode_at(now)
+        for slot in range(NUM_MOTORS):
+            msg.motor_state[slot].q = float(self.robot.q[slot])
+        self.pub.publish(msg)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rate-hz", type=float, default=100.0)
+    parser.add_argument("--stale-after-s", type=float, default=math.inf)
+    parser.add_argument("--mode-machine", type=int, default=5)
+    args, ros_args = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    rclpy.init(args=[sys.argv[0], *ros_args])
+    node = FakeG1Node(args.rate_hz, args.stale_after_s, args.mode_machine)
+    executor = SingleThreadedExecutor()  # rclpy's multi-threaded one busy-loops at 50 Hz input
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.running = False
+        executor.shutdown(timeout_sec=1.0)
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
