@@ -1,7 +1,8 @@
-"""The whole graph in simulation: sim_node (MuJoCo tabletop, UR5e, RealSense-like camera) +
+"""The whole graph in simulation: sim_node (MuJoCo tabletop, UR5e or G1, RealSense-like camera) +
 refer_node + pick_place_node (manipulation_backend: sim).
 
     ros2 launch roborefer_ros sim.launch.py
+    ros2 launch roborefer_ros sim.launch.py robot:=g1 seed:=27 referring_file:=/tmp/r27.json
     ros2 launch roborefer_ros sim.launch.py backend:=roborefer_http model_url:=http://gpu-box:25547
     ros2 launch roborefer_ros sim.launch.py params_file:=my_sim.yaml  # e.g. a model_path
     roborefer-launch launch/sim.launch.py              # without the ros2 CLI
@@ -10,8 +11,10 @@ sim_node publishes the camera like realsense2_camera (colour, aligned_depth_to_c
 under camera_ns), the camera and the objects on TF (``object/<name>``), and runs ExecuteSteps
 plans on the simulated arm. With the ground_truth backend (the default; test instrumentation,
 not a model) the refer node answers from a referring file of the scene's static camera: the
-default is the one for seed 3 (``data/sim/``, relative to a source checkout); write one for
-another seed with ``python -m roborefer_ros.tools.sim_referring --seed N FILE``.
+default is the one for seed 3 and the robot (``data/sim/``, relative to a source checkout);
+write one for another seed with ``python -m roborefer_ros.tools.sim_referring --seed N --robot R
+FILE``. ``robot`` picks the frames and grasp settings: ``config/sim_<robot>.yaml`` after
+params_file (ur5e: base_link, top-down; g1: the head camera, torso_link, frontal).
 use_sim_time:=true makes sim_node publish /clock from the physics time.
 """
 
@@ -27,7 +30,10 @@ def generate_launch_description() -> LaunchDescription:
     camera_ns = LaunchConfiguration("camera_ns")
     params_file = LaunchConfiguration("params_file")
     use_sim_time = LaunchConfiguration("use_sim_time")
-    default_params = PathJoinSubstitution([FindPackageShare("roborefer_ros"), "config", "sim.yaml"])
+    robot = LaunchConfiguration("robot")
+    share = FindPackageShare("roborefer_ros")
+    default_params = PathJoinSubstitution([share, "config", "sim.yaml"])
+    robot_params = PathJoinSubstitution([share, "config", ["sim_", robot, ".yaml"]])
     depth = [camera_ns, "/aligned_depth_to_color/image_raw"]
     return LaunchDescription(
         [
@@ -37,7 +43,11 @@ def generate_launch_description() -> LaunchDescription:
                 description="The three nodes' parameters",
             ),
             DeclareLaunchArgument("seed", default_value="3", description="Scene seed"),
-            DeclareLaunchArgument("robot", default_value="ur5e"),
+            DeclareLaunchArgument(
+                "robot",
+                default_value="ur5e",
+                description="ur5e or g1: the simulated robot, its frames and grasps",
+            ),
             DeclareLaunchArgument(
                 "realtime",
                 default_value="true",
@@ -50,7 +60,7 @@ def generate_launch_description() -> LaunchDescription:
             ),
             DeclareLaunchArgument(
                 "referring_file",
-                default_value="data/sim/referring_seed3_ur5e.json",
+                default_value=["data/sim/referring_seed3_", robot, ".json"],
                 description="ground_truth backend: the scene's queries (this seed's!)",
             ),
             DeclareLaunchArgument(
@@ -62,11 +72,6 @@ def generate_launch_description() -> LaunchDescription:
                 "camera_ns",
                 default_value="/camera/camera",
                 description="Namespace of the camera topics (the RealSense layout)",
-            ),
-            DeclareLaunchArgument(
-                "target_frame",
-                default_value="base_link",
-                description="Frame of targets and plans",
             ),
             DeclareLaunchArgument(
                 "use_sim_time",
@@ -84,7 +89,6 @@ def generate_launch_description() -> LaunchDescription:
                         "seed": LaunchConfiguration("seed"),
                         "robot": LaunchConfiguration("robot"),
                         "realtime": LaunchConfiguration("realtime"),
-                        "base_frame": LaunchConfiguration("target_frame"),
                         "publish_clock": use_sim_time,
                     },
                 ],
@@ -101,11 +105,11 @@ def generate_launch_description() -> LaunchDescription:
                 output="screen",
                 parameters=[
                     params_file,
+                    robot_params,
                     {
                         "backend": LaunchConfiguration("backend"),
                         "referring_file": LaunchConfiguration("referring_file"),
                         "server_url": LaunchConfiguration("model_url"),
-                        "target_frame": LaunchConfiguration("target_frame"),
                         "use_sim_time": use_sim_time,
                     },
                 ],
@@ -122,9 +126,9 @@ def generate_launch_description() -> LaunchDescription:
                 output="screen",
                 parameters=[
                     params_file,
+                    robot_params,
                     {
                         "manipulation_backend": "sim",
-                        "plan_frame": LaunchConfiguration("target_frame"),
                         "use_sim_time": use_sim_time,
                     },
                 ],

@@ -17,8 +17,10 @@ Geometry, with ``a`` the approach axis (the TCP's +z) and ``d`` the grasp depth:
   the fingers close around the object's middle when they are long enough, else as deep as they go;
   with the viewing ray (``pick_ray``) and the full size known, the grasp is placed relative to the
   object's estimated centre instead (pick point + ray * half the object's depth along the ray):
-  top-down ``d`` below its top, centred in x and y; frontal ``d`` past its near face, at its
-  mid-height but at least ``frontal_min_height_m`` above its bottom;
+  top-down ``d`` below its top, centred in x and y (the estimate moved horizontally towards the
+  pick point where it lies farther from it than half the narrower horizontal extent); frontal
+  ``d`` past its near face, at its mid-height but at least ``frontal_min_height_m`` above its
+  bottom;
 - pre-grasp = grasp - a * approach_distance; lift = grasp + up * lift_distance;
 - place TCP = surface point + n * (TCP height above the object's bottom + clearance). For a
   top-down pick that height is ``size_z - d`` (= half the height when the grasp is at the middle);
@@ -228,6 +230,26 @@ def _centre_estimate(point: FloatArray, ray: Vec3 | None, known: Vec3) -> FloatA
     return point + r * (0.5 * float(np.linalg.norm(r * np.asarray(known))))
 
 
+def _within_footprint(centre: FloatArray, point: FloatArray, own_size_m: Vec3) -> FloatArray:
+    """The centre estimate moved horizontally towards the pick point until the point lies within
+    the footprint's inscribed circle about it (radius: half the narrower horizontal extent).
+
+    The pick point is on the object, so the body the fingers close on has its axis at most that
+    far from it horizontally: exactly so for a round body (cup, can, fruit), conservatively for a
+    box (whose corners reach farther, along its longer side, where a top-down grip still lands on
+    it). Sliding along a steep viewing ray can carry the estimate beyond that, e.g. when the
+    point lies on the top face near its front edge; the fingers would then straddle the body off
+    its axis and squeeze it out sideways. Height is left as estimated."""
+    radius = 0.5 * min(own_size_m[0], own_size_m[1])
+    offset = centre[:2] - point[:2]
+    distance = float(np.linalg.norm(offset))
+    if distance <= radius:
+        return centre
+    moved = centre.copy()
+    moved[:2] = point[:2] + offset * (radius / distance)
+    return moved
+
+
 def _grasp_from_centre(
     centre: FloatArray, size: Vec3, axis: FloatArray, depth: float, cfg: GraspConfig
 ) -> tuple[FloatArray, float]:
@@ -278,6 +300,8 @@ def plan_pick_place(request: PlanRequest, cfg: GraspConfig) -> StepPlan:
         if cfg.style is GraspStyle.TOP_DOWN:
             held_height = size[2] - depth
         centre = _centre_estimate(point, request.pick_ray, known)
+        if centre is not None and cfg.style is GraspStyle.TOP_DOWN:
+            centre = _within_footprint(centre, point, own)
         if centre is not None:
             grasp, held_height = _grasp_from_centre(centre, known, axis, depth, cfg)
         steps += [

@@ -42,6 +42,14 @@ PICK_PLACE_PARAMETERS: tuple[ParameterSpec, ...] = (
     ),
     P("grasp_style", "top_down", "top_down (UR5) or frontal (G1: approach along the plan x)."),
     P("approach_distance_m", 0.10, "Pre-grasp / pre-place distance.", True, 0.0, 1.0),
+    P(
+        "place_approach_distance_m",
+        0.0,
+        "Pre-place distance; 0: approach_distance_m.",
+        True,
+        0.0,
+        1.0,
+    ),
     P("lift_distance_m", 0.10, "Lift after the grasp.", True, 0.0, 1.0),
     P("retreat_distance_m", 0.10, "Retreat after the release.", True, 0.0, 1.0),
     P("place_clearance_m", 0.015, "Gap above the surface when releasing.", True, 0.0, 0.2),
@@ -54,6 +62,14 @@ PICK_PLACE_PARAMETERS: tuple[ParameterSpec, ...] = (
     P("grasp_yaw_auto", True, "top_down: turn the fingers across the narrower known side."),
     P("grasp_yaw_rad", 0.0, "top_down: yaw when grasp_yaw_auto is off.", True, -6.3, 6.3),
     P("frontal_roll_rad", 0.0, "frontal: hand roll about the approach axis.", True, -6.3, 6.3),
+    P(
+        "frontal_min_height_m",
+        0.0,
+        "frontal: TCP at least this far above the object's bottom (hand below its TCP).",
+        True,
+        0.0,
+        0.5,
+    ),
     P("linear_speed_scale", 0.25, "Speed scale of approach/lift/place/retreat.", True, 0.01, 1.0),
     P("workspace_min_xyz", [0.15, -0.6, -0.05], "Workspace box corner (plan frame, m)."),
     P("workspace_max_xyz", [0.9, 0.6, 0.7], "Workspace box corner (plan frame, m)."),
@@ -126,9 +142,11 @@ def read_config(values: dict[str, Any]) -> PickPlaceNodeConfig:
     plan_frame = str(values["plan_frame"]).strip()
     if not plan_frame:
         raise ValueError("plan_frame must not be empty")
+    place_approach = float(values["place_approach_distance_m"])
     grasp = GraspConfig(
         style=style,
         approach_distance_m=float(values["approach_distance_m"]),
+        place_approach_distance_m=place_approach if place_approach > 0 else None,
         lift_distance_m=float(values["lift_distance_m"]),
         retreat_distance_m=float(values["retreat_distance_m"]),
         place_clearance_m=float(values["place_clearance_m"]),
@@ -136,6 +154,7 @@ def read_config(values: dict[str, Any]) -> PickPlaceNodeConfig:
         default_object_size_m=_vec3(values, "default_object_size_m"),
         grasp_yaw_rad=None if values["grasp_yaw_auto"] else float(values["grasp_yaw_rad"]),
         frontal_roll_rad=float(values["frontal_roll_rad"]),
+        frontal_min_height_m=float(values["frontal_min_height_m"]),
         linear_speed_scale=float(values["linear_speed_scale"]),
     )
     safety = SafetyConfig(

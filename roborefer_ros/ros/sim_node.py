@@ -3,7 +3,8 @@
 Publishes, namespace-relative like realsense2_camera (remap or push into a camera namespace):
 ``color/image_raw`` (rgb8), ``aligned_depth_to_color/image_raw`` (16UC1 mm or 32FC1 m) and
 ``color/camera_info`` at ``rate_hz``; ``base_link -> camera_link -> camera_color_optical_frame``
-once on /tf_static (the camera is static); every object as ``object/<name>`` on /tf with each
+once on /tf_static (the camera is static: the scene's, for the G1 its head camera; the G1 adds
+``base_link -> torso_link``, its plan frame); every object as ``object/<name>`` on /tf with each
 frame (where the robot left it); optionally /clock from the physics time. Serves
 ``~/execute_steps`` (ExecuteSteps): the plan runs on the scene's simulated arm with real contacts,
 while the camera keeps publishing between physics chunks (``SimWorld``). One plan at a time;
@@ -83,8 +84,8 @@ class SimNode(Node):
             height=self.cfg.height,
             sink=self._publish,
         )
-        self.world.start()  # SimError: refuse to start
         self._group = ReentrantCallbackGroup()
+        # The server before the first frame: a graph that sees the camera sees the arm too.
         self._server = ActionServer(
             self,
             ExecuteSteps,
@@ -94,6 +95,7 @@ class SimNode(Node):
             cancel_callback=lambda _goal: CancelResponse.ACCEPT,
             callback_group=self._group,
         )
+        self.world.start()  # SimError: refuse to start
         self.get_logger().info(
             f"seed {self.cfg.seed}, robot {self.cfg.robot}: publishing "
             f"{self.resolve_topic_name(COLOR_TOPIC)}, {self.resolve_topic_name(DEPTH_TOPIC)}, "

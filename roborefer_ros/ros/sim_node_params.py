@@ -17,7 +17,7 @@ from roborefer_ros.ros.params import ParameterSpec, declare_parameters
 P = ParameterSpec
 SIM_NODE_PARAMETERS: tuple[ParameterSpec, ...] = (
     P("seed", 3, "Scene seed (layout, colours, lights, camera).", True, 0, 1_000_000),
-    P("robot", "ur5e", "Simulated robot: ur5e (g1 once the simulation supports it)."),
+    P("robot", "ur5e", "Simulated robot: ur5e or g1 (head camera; plans in torso_link)."),
     P("rate_hz", 10.0, "Camera rate (wall clock), also while the arm moves.", True, 0.1, 60.0),
     P(
         "realtime",

@@ -26,7 +26,9 @@ from roborefer_ros.backends.registry import BackendOptions
 from roborefer_ros.core.referring import dump_referring
 from roborefer_ros.core.transforms import Transform
 from roborefer_ros.manipulation.errors import PickPlaceStatus
+from roborefer_ros.manipulation.grasp_planner import GraspConfig
 from roborefer_ros.manipulation.sim_episode import (
+    GRASP_CONFIGS,
     PLAN_FRAMES,
     EpisodeTask,
     draw_task,
@@ -41,6 +43,7 @@ JsonDict = dict[str, object]  # (named before LiveResult, whose field ``object``
 CAMERA_NS = "/camera/camera"
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 ACTION = "/pick_place_node/pick_place"
+SIM_ACTION = "/sim_node/execute_steps"  # pick_place_node's sim_action
 REFER_SERVICE = "/refer_node/refer"
 _MAX_TILT_RAD = math.radians(25.0)
 _REST_HEIGHT_TOL_M = 0.02
@@ -115,6 +118,27 @@ def prepare(
     return task, obj, size, referring
 
 
+def grasp_parameters(grasp: GraspConfig) -> dict[str, object]:
+    """pick_place_node's parameters for a GraspConfig (pick_place_params reads them back)."""
+    params: dict[str, object] = {
+        "grasp_style": grasp.style.value,
+        "approach_distance_m": float(grasp.approach_distance_m),
+        "place_approach_distance_m": float(grasp.place_approach_distance_m or 0.0),
+        "lift_distance_m": float(grasp.lift_distance_m),
+        "retreat_distance_m": float(grasp.retreat_distance_m),
+        "place_clearance_m": float(grasp.place_clearance_m),
+        "max_finger_depth_m": float(grasp.max_finger_depth_m),
+        "default_object_size_m": [float(v) for v in grasp.default_object_size_m],
+        "grasp_yaw_auto": grasp.grasp_yaw_rad is None,
+        "frontal_roll_rad": float(grasp.frontal_roll_rad),
+        "frontal_min_height_m": float(grasp.frontal_min_height_m),
+        "linear_speed_scale": float(grasp.linear_speed_scale),
+    }
+    if grasp.grasp_yaw_rad is not None:
+        params["grasp_yaw_rad"] = float(grasp.grasp_yaw_rad)
+    return params
+
+
 def graph_specs(options: LiveOptions, referring: Path, python: str) -> list[ProcessSpec]:
     """The three node processes of the episode."""
     camera = {
@@ -149,15 +173,18 @@ def graph_specs(options: LiveOptions, referring: Path, python: str) -> list[Proc
         *camera.items(),
         ("aligned_depth/image_raw", f"{CAMERA_NS}/aligned_depth_to_color/image_raw"),
     ]
+    plan_frame = PLAN_FRAMES.get(options.robot, "base_link")
+    refer_params["target_frame"] = plan_frame  # the G1's points in torso_link, as on the robot
     pick_params: dict[str, object] = {
         "manipulation_backend": "sim",
-        "plan_frame": PLAN_FRAMES.get(options.robot, "base_link"),
-        "grasp_style": "frontal" if options.robot == "g1" else "top_down",
+        "plan_frame": plan_frame,
+        **grasp_parameters(GRASP_CONFIGS[options.robot]),
         "refer_timeout_s": float(options.model_timeout_s) + 10.0,
         "sim_timeout_s": float(options.goal_timeout_s),
     }
 
-    # The G1's workspace box, TCP and grasp settings (inline parameters above win).
+    # The G1's workspace box (torso_link); the grasp settings above are the in-process
+    # episode's (GRASP_CONFIGS) and win over the file's.
     robot_params = [CONFIG / "g1.yaml"] if options.robot == "g1" else []
 
     def node(name: str, module: str, params: dict[str, object], remaps: Any) -> ProcessSpec:
@@ -191,7 +218,7 @@ class _Observer:
         from sensor_msgs.msg import CameraInfo
         from tf2_msgs.msg import TFMessage
 
-        from roborefer_ros.action import PickPlace
+        from roborefer_ros.action import ExecuteSteps, PickPlace
         from roborefer_ros.ros.tf import TF_QOS
         from roborefer_ros.srv import RefPoint
 
@@ -203,6 +230,7 @@ class _Observer:
         self.frame_times: list[float] = []
         self._lock = threading.Lock()
         self.pick_place: Any = ActionClient(self.node, PickPlace, ACTION)
+        self.execute_steps: Any = ActionClient(self.node, ExecuteSteps, SIM_ACTION)
         self.refer: Any = self.node.create_client(RefPoint, REFER_SERVICE)
         self.node.create_subscription(TFMessage, "/tf", self._on_tf, TF_QOS)
         self.node.create_subscription(
@@ -280,14 +308,16 @@ def run_live_episode(options: LiveOptions, python: str, log: IO[str]) -> LiveRes
         stack.callback(observer.close)
         alive = runner.is_alive
 
-        # The graph is up when the refer node answers the pick instruction from a live frame.
+        # The graph is up when both actions are served and the refer node answers the pick
+        # instruction from a live frame.
         deadline = time.monotonic() + options.startup_timeout_s
-        while not observer.pick_place.server_is_ready():
-            if not alive():
-                raise EpisodeSetupError("a node of the graph exited (see the log)")
-            if time.monotonic() > deadline:
-                raise EpisodeSetupError(f"{ACTION} did not appear")
-            time.sleep(0.1)
+        for name, client in ((ACTION, observer.pick_place), (SIM_ACTION, observer.execute_steps)):
+            while not client.server_is_ready():
+                if not alive():
+                    raise EpisodeSetupError("a node of the graph exited (see the log)")
+                if time.monotonic() > deadline:
+                    raise EpisodeSetupError(f"{name} did not appear")
+                time.sleep(0.1)
         probe = RefPoint.Request(prompt=task.pick.prompt, mode=RefPoint.Request.MODE_LOCATE)
         while True:
             if not observer.refer.wait_for_service(timeout_sec=1.0):

@@ -39,7 +39,7 @@ from roborefer_ros.tools.backend_flags import add_backend_arguments, backend_opt
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="roborefer-sim-pickplace", description=__doc__.splitlines()[0])
-    p.add_argument("--robot", default="ur5e", help="ur5e (g1 once the simulation supports it)")
+    p.add_argument("--robot", default="ur5e", help="ur5e or g1")
     p.add_argument("--seed", type=int, required=True, help="scene seed")
     p.add_argument("--pick", help="pick instruction (one of the scene's generated LOCATE prompts)")
     p.add_argument("--place", help="place instruction (one of the scene's PLACE prompts)")

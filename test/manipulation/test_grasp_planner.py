@@ -199,6 +199,34 @@ def test_viewing_ray_and_size_put_a_top_down_grasp_around_the_centre() -> None:
     assert pose(blind, "approach").translation[0] == pytest.approx(0.5 + 0.018)
 
 
+def test_top_down_centre_estimate_stays_within_the_footprint_of_the_pick_point() -> None:
+    # Sim seed 1: a cup (body radius 28.8 mm, 76.8 mm tall, handle along its own +x: extents
+    # 77.8 x 57.6 mm) turned by -0.2555 rad, axis at (0.374, 0.0992), seen obliquely from +x; the
+    # LOCATE point lies on its top face 22 mm in front of the axis. Sliding along the ray by half
+    # the depth put the grasp 13.6 mm behind the axis, along the finger pads: the fingers
+    # squeezed the cup out and closed on nothing. The pick point is on the object, so the
+    # estimate stays within the inscribed radius (half the narrower side) of it.
+    axis_xy = np.array([0.374, 0.0992])
+    point = (0.3951, 0.0921, 0.0768)
+    ray = np.array([-0.782, 0.315, -0.538])
+    request = PlanRequest(
+        "base_link",
+        point,
+        TABLE,
+        (0.07776, 0.0576, 0.0768),
+        object_yaw_rad=-0.2555,
+        pick_ray=tuple((ray / np.linalg.norm(ray)).tolist()),
+    )
+    grasp = np.asarray(pose(plan_pick_place(request, CFG), "approach").translation)
+    assert float(np.linalg.norm(grasp[:2] - np.asarray(point[:2]))) == pytest.approx(0.0288)
+    assert float(np.linalg.norm(grasp[:2] - axis_xy)) < 0.008  # was 0.0136
+    # the height still comes from the ray: unchanged by the horizontal correction
+    unclamped = point + ray / np.linalg.norm(ray) * 0.5 * float(
+        np.linalg.norm(ray / np.linalg.norm(ray) * (0.0898, 0.0754, 0.0768))
+    )
+    assert grasp[2] == pytest.approx(unclamped[2] + 0.0384 - 0.03, abs=5e-4)
+
+
 def test_frontal_grasp_from_the_centre_keeps_the_hand_above_the_support() -> None:
     cfg = GraspConfig(style=GraspStyle.FRONTAL, frontal_min_height_m=0.05)
     centre = np.array([0.30, -0.15, -0.07])  # a 6 cm box standing on a table at z = -0.10

@@ -97,13 +97,14 @@ def test_a_robot_the_sim_lacks_fails_at_start() -> None:
         SimWorld(1, "no_such_robot").start()
 
 
-def test_the_sim_launch_referring_file_is_the_generators() -> None:
-    bundled = load_referring(ROOT / "data" / "sim" / "referring_seed3_ur5e.json")
-    with build_live_scene(3) as scene:
+@pytest.mark.parametrize("robot", ["ur5e", "g1"])
+def test_the_sim_launch_referring_file_is_the_generators(robot: str) -> None:
+    bundled = load_referring(ROOT / "data" / "sim" / f"referring_seed3_{robot}.json")
+    with build_live_scene(3, robot) as scene:
         fresh = referring_of(scene_queries(scene, 3))
     assert [q.prompt for q in bundled.queries] == [q.prompt for q in fresh.queries], (
-        "regenerate: python -m roborefer_ros.tools.sim_referring --seed 3 "
-        "data/sim/referring_seed3_ur5e.json"
+        f"regenerate: python -m roborefer_ros.tools.sim_referring --seed 3 --robot {robot} "
+        f"data/sim/referring_seed3_{robot}.json"
     )
     assert all(q.stamp_ns == 0 for q in bundled.queries)
     for a, b in zip(bundled.queries, fresh.queries, strict=True):

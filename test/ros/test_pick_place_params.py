@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
+import dataclasses
+from pathlib import Path
 
-from roborefer_ros.manipulation.grasp_planner import GraspStyle
+import pytest
+import yaml
+
+from roborefer_ros.manipulation.grasp_planner import GraspConfig, GraspStyle
+from roborefer_ros.manipulation.sim_episode import GRASP_CONFIGS
 from roborefer_ros.manipulation.steps import ExecutionStatus, StepPlan
 from roborefer_ros.ros.manipulation_registry import (
     BackendContext,
@@ -16,6 +21,8 @@ from roborefer_ros.ros.manipulation_registry import (
 )
 from roborefer_ros.ros.moveit_backend import MoveItBackend, load_moveit_types
 from roborefer_ros.ros.pick_place_params import PICK_PLACE_PARAMETERS, default_values, read_config
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_defaults_make_a_valid_config() -> None:
@@ -37,6 +44,26 @@ def test_g1_style_config() -> None:
     assert cfg.moveit.frame == "torso_link"
 
 
+def test_grasp_defaults_are_the_grasp_configs() -> None:
+    assert read_config(default_values()).grasp == GraspConfig()
+
+
+def test_g1_yaml_holds_the_grasp_settings_proven_in_simulation() -> None:
+    data = yaml.safe_load((ROOT / "config" / "g1.yaml").read_text())
+    cfg = read_config({**default_values(), **data["pick_place_node"]["ros__parameters"]})
+    g1 = GRASP_CONFIGS["g1"]
+    assert cfg.plan_frame == "torso_link"
+    assert dataclasses.replace(cfg.grasp, linear_speed_scale=g1.linear_speed_scale) == g1
+
+
+@pytest.mark.parametrize("robot", sorted(GRASP_CONFIGS))
+def test_the_live_episode_passes_the_robots_grasp_config(robot: str) -> None:
+    from roborefer_ros.tools.sim_live_episode import grasp_parameters
+
+    values = {**default_values(), **grasp_parameters(GRASP_CONFIGS[robot])}
+    assert read_config(values).grasp == GRASP_CONFIGS[robot]
+
+
 @pytest.mark.parametrize(
     ("change", "match"),
     [
@@ -45,6 +72,7 @@ def test_g1_style_config() -> None:
         ({"workspace_max_xyz": [0.1, 1.0, 1.0]}, "below max"),
         ({"plan_frame": " "}, "plan_frame"),
         ({"velocity_scaling": 0.0}, "max_velocity_scaling_factor"),
+        ({"frontal_min_height_m": -0.01}, "frontal_min_height_m"),
     ],
 )
 def test_bad_values_are_refused_by_name(change, match: str) -> None:

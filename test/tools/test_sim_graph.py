@@ -15,7 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from roborefer_ros.manipulation.sim_episode import GRASP_CONFIGS
+from roborefer_ros.ros.pick_place_params import default_values, read_config
 from roborefer_ros.testing.graph import GraphClient, ros_env
 from roborefer_ros.tools.launcher import load_specs
 from test.tools.test_launcher import _alive, _child_pids, _kill_all, _launch, _new_unheld_shm
@@ -24,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SIM_LAUNCH = ROOT / "launch" / "sim.launch.py"
 REFERRING = ROOT / "data" / "sim" / "referring_seed3_ur5e.json"
 EPISODE_SEED = 13  # "the box" -> a free area: the grasp planner's plan succeeds in simulation
+G1_SEED = 27  # "the cup to the left of the cake": the G1's frontal grasp succeeds in simulation
 
 
 def test_sim_launch_resolves_to_three_nodes_on_the_camera_namespace() -> None:
@@ -70,6 +74,72 @@ def test_live_episode_succeeds_with_the_ground_truth_backend(tmp_path: Path) -> 
     assert "ExecuteSteps SUCCEEDED" in log
 
 
+def test_sim_launch_robot_g1_picks_the_g1s_frames_grasps_and_referring_file() -> None:
+    sim, refer, pick = load_specs(SIM_LAUNCH, {"robot": "g1"})
+    assert "robot:=g1" in sim.argv
+    assert str(ROOT / "config" / "sim_g1.yaml") in refer.argv
+    assert "referring_file:=data/sim/referring_seed3_g1.json" in refer.argv
+    assert (ROOT / "data" / "sim" / "referring_seed3_g1.json").is_file()
+    assert str(ROOT / "config" / "sim_g1.yaml") in pick.argv
+    values = yaml.safe_load((ROOT / "config" / "sim_g1.yaml").read_text())
+    assert values["refer_node"]["ros__parameters"]["target_frame"] == "torso_link"
+    pick_values = values["pick_place_node"]["ros__parameters"]
+    assert pick_values["plan_frame"] == "torso_link"
+    assert read_config({**default_values(), **pick_values}).grasp == GRASP_CONFIGS["g1"]
+
+
+def test_the_g1_graph_plans_frontally_in_torso_link(tmp_path: Path) -> None:
+    from roborefer_ros.tools.sim_live_episode import LiveOptions, graph_specs
+
+    sim, refer, pick = graph_specs(LiveOptions(seed=G1_SEED, robot="g1"), tmp_path / "r.json", "py")
+    assert "robot:=g1" in sim.argv
+    assert "target_frame:=torso_link" in refer.argv
+    assert str(ROOT / "config" / "g1.yaml") in pick.argv
+    for arg in (
+        "manipulation_backend:=sim",
+        "plan_frame:=torso_link",
+        "grasp_style:=frontal",
+        "approach_distance_m:=0.18",
+        "place_approach_distance_m:=0.05",
+        "frontal_min_height_m:=0.05",
+    ):
+        assert arg in pick.argv
+
+
+@pytest.mark.graph
+def test_live_g1_episode_succeeds_with_the_ground_truth_backend(tmp_path: Path) -> None:
+    started = time.monotonic()
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "roborefer_ros.tools.sim_pickplace",
+            "--robot",
+            "g1",
+            "--seed",
+            str(G1_SEED),
+            "--json",
+            "--log",
+            str(tmp_path / "nodes.log"),
+        ],
+        env=ros_env(int(os.environ["ROS_DOMAIN_ID"])),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    wall_s = time.monotonic() - started
+    log = (tmp_path / "nodes.log").read_text()[-4000:]
+    assert run.returncode == 0, (run.stdout[-2000:], run.stderr[-2000:], log)
+    last = json.loads(run.stdout.strip().splitlines()[-1])
+    assert {"success", "object", "place_error_m", "status"} <= set(last)
+    assert last["success"] is True and last["status"] == "succeeded"
+    assert last["object"] == "obj4_cup" and last["place_error_m"] < 0.05
+    assert wall_s < 60.0, last["timings"]
+    assert "in torso_link" in log  # the refer node answered in the G1's plan frame
+    assert "ExecuteSteps SUCCEEDED" in log
+
+
 @pytest.mark.graph
 def test_sim_launch_answers_then_ctrl_c_stops_everything_cleanly(tmp_path: Path) -> None:
     from roborefer_ros.srv import RefPoint
@@ -108,3 +178,38 @@ def test_sim_launch_answers_then_ctrl_c_stops_everything_cleanly(tmp_path: Path)
         graph.close()
     text = log.read_text()
     assert "Traceback" not in text, text[-3000:]
+
+
+@pytest.mark.graph
+def test_sim_launch_robot_g1_answers_in_torso_link(tmp_path: Path) -> None:
+    from roborefer_ros.srv import RefPoint
+
+    from roborefer_ros.sim.robot_g1 import T_base_from_torso
+
+    referring = ROOT / "data" / "sim" / "referring_seed3_g1.json"
+    query = next(q for q in json.loads(referring.read_text())["queries"] if q["mode"] == "locate")
+    expected = T_base_from_torso().inverse().apply(query["point"])
+    log = tmp_path / "launch.log"
+    proc = _launch(SIM_LAUNCH, log, "realtime:=false", "robot:=g1")
+    graph = GraphClient(f"sim_launch_g1_test_{os.getpid()}")
+    try:
+        client: Any = graph.node.create_client(RefPoint, "/refer_node/refer")
+        graph.wait_for_service(client, 30.0)
+        request = RefPoint.Request(prompt=query["prompt"], mode=RefPoint.Request.MODE_LOCATE)
+        deadline = time.monotonic() + 30.0
+        response = graph.call(client, request, timeout_s=15.0)
+        while not response.success and time.monotonic() < deadline:
+            time.sleep(0.3)  # the first frame (and torso_link on /tf_static) is on its way
+            response = graph.call(client, request, timeout_s=15.0)
+        assert response.success, (response.message, log.read_text()[-3000:])
+        assert response.points[0].pose.header.frame_id == "torso_link"
+        point = response.points[0].pose.pose.position
+        error = sum(
+            (a - float(b)) ** 2 for a, b in zip((point.x, point.y, point.z), expected, strict=True)
+        )
+        assert error**0.5 < query["tolerance_m"]
+        os.kill(proc.pid, signal.SIGINT)  # Ctrl-C
+        assert proc.wait(timeout=20.0) == 0, log.read_text()[-3000:]
+    finally:
+        _kill_all(proc, log)
+        graph.close()
