@@ -23,34 +23,20 @@ joints, clamped to the limits every iteration, with a few deterministic restarts
 from __future__ import annotations
 
 import math
-import os
-import sys
-import sysconfig
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from enum import Enum
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
+from roborefer_ros.core import g1_description
+from roborefer_ros.core.g1_description import ARM_JOINTS, G1DescriptionNotFoundError
+
 FloatArray = npt.NDArray[np.float64]
 
 BASE_FRAME = "torso_link"
-URDF_NAME = "g1_29dof_with_hand_rev_1_0.urdf"
-URDF_RELATIVE = Path("share/example-robot-data/robots/g1_description/urdf") / URDF_NAME
-URDF_ENV = "ROBOREFER_G1_URDF"  # an explicit path wins over the search
-
-ARM_JOINTS = (
-    "shoulder_pitch",
-    "shoulder_roll",
-    "shoulder_yaw",
-    "elbow",
-    "wrist_roll",
-    "wrist_pitch",
-    "wrist_yaw",
-)
 NUM_ARM_JOINTS = len(ARM_JOINTS)
 
 
@@ -115,41 +101,11 @@ class G1KinematicsError(Exception):
 
 
 def find_g1_urdf() -> Path:
-    """The G1 URDF of ``example-robot-data``: $ROBOREFER_G1_URDF, else the pip distribution's
-    files, else ``share/example-robot-data`` under the Python prefixes, site-packages
-    (``cmeel.prefix``) and $AMENT_PREFIX_PATH / $CMAKE_PREFIX_PATH. G1KinematicsError naming
-    the places searched when absent."""
-    explicit = os.environ.get(URDF_ENV, "")
-    if explicit:
-        path = Path(explicit)
-        if not path.is_file():
-            raise G1KinematicsError("urdf", f"{URDF_ENV}={explicit!r} is not a file")
-        return path
-    candidates: list[Path] = []
+    """``core.g1_description.find_g1_urdf``; G1KinematicsError("urdf") when it is absent."""
     try:
-        dist = metadata.distribution("example-robot-data")
-        for file in dist.files or ():
-            if file.name == URDF_NAME:
-                candidates.append(Path(str(dist.locate_file(file))))
-    except metadata.PackageNotFoundError:
-        pass
-    prefixes = [Path(sys.prefix), Path(sys.base_prefix)]
-    for key in ("purelib", "platlib"):
-        site = Path(sysconfig.get_paths()[key])
-        prefixes += [site / "cmeel.prefix", site]
-    for var in ("AMENT_PREFIX_PATH", "CMAKE_PREFIX_PATH"):
-        prefixes += [Path(p) for p in os.environ.get(var, "").split(os.pathsep) if p]
-    prefixes.append(Path("/opt/openrobots"))
-    candidates += [prefix / URDF_RELATIVE for prefix in prefixes]
-    for path in candidates:
-        if path.is_file():
-            return path
-    raise G1KinematicsError(
-        "urdf",
-        f"G1 URDF {URDF_NAME} not found (install the pip package example-robot-data, or set "
-        f"{URDF_ENV}); searched the example-robot-data distribution and "
-        + ", ".join(str(p) for p in prefixes),
-    )
+        return g1_description.find_g1_urdf()
+    except G1DescriptionNotFoundError as err:
+        raise G1KinematicsError("urdf", str(err)) from None
 
 
 def _floats(text: str | None, count: int, what: str) -> FloatArray:

@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import math
 import re
-import site
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
+from roborefer_ros.core.g1_description import ARM_JOINTS, G1DescriptionNotFoundError, find_g1_urdf
 from roborefer_ros.core.transforms import Transform, matrix_to_quat
 from roborefer_ros.sim._mj import import_mujoco
 from roborefer_ros.sim.camera_rig import CameraRig, look_at
@@ -39,10 +38,6 @@ from roborefer_ros.sim.spec import TableSpec
 
 PLAN_FRAME = "torso_link"
 HEAD_CAMERA_FRAME = "d435_link"
-URDF_RELATIVE = Path(
-    "cmeel.prefix/share/example-robot-data/robots/g1_description/urdf/"
-    "g1_29dof_with_hand_rev_1_0.urdf"
-)
 _PACKAGE_URL = "package://example-robot-data/"
 
 PELVIS_Z_M = -0.08  # pelvis below the table top: a counter-height table for the G1
@@ -61,15 +56,7 @@ _TORSO_TO_D435_M = (0.0576235, 0.01753, 0.42987)
 _D435_PITCH_RAD = 0.8307767  # about the torso's y: looking down
 HEAD_CAMERA_FOVY_DEG = 58.0  # the D435's vertical depth field of view
 
-ARM_JOINT_NAMES = (
-    "shoulder_pitch",
-    "shoulder_roll",
-    "shoulder_yaw",
-    "elbow",
-    "wrist_roll",
-    "wrist_pitch",
-    "wrist_yaw",
-)
+ARM_JOINT_NAMES = ARM_JOINTS
 HAND_JOINT_NAMES = ("thumb_0", "thumb_1", "thumb_2", "middle_0", "middle_1", "index_0", "index_1")
 WAIST_JOINTS = ("waist_yaw_joint", "waist_roll_joint", "waist_pitch_joint")
 # The grasp point between thumb and fingers in the palm frame, for the right hand (the left hand
@@ -93,18 +80,13 @@ def hand_joints(side: str) -> tuple[str, ...]:
 
 
 def g1_urdf_path() -> Path:
-    """The installed G1 29-DoF-with-hands URDF; SimError naming the places searched."""
-    roots = [*site.getsitepackages(), site.getusersitepackages(), *sys.path]
-    searched = []
-    for root in dict.fromkeys(r for r in roots if r):
-        path = Path(root) / URDF_RELATIVE
-        searched.append(str(path.parent.parent.parent))
-        if path.is_file():
-            return path
-    raise SimError(
-        "the G1 URDF (package example-robot-data) is not installed: no "
-        f"{URDF_RELATIVE.name} under {searched[:3]}; pip install example-robot-data"
-    )
+    """The installed G1 29-DoF-with-hands URDF (``core.g1_description``); SimError if absent."""
+    try:
+        return find_g1_urdf()
+    except G1DescriptionNotFoundError as err:
+        raise SimError(
+            f"the G1 model (package example-robot-data) is not installed: {err}"
+        ) from None
 
 
 def T_pelvis_from_torso() -> Transform:

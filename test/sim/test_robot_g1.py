@@ -4,9 +4,8 @@ out of the way, its head camera sees the table, and torso_link is where the plan
 from __future__ import annotations
 
 import math
-import site
-import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -120,9 +119,7 @@ def test_head_camera_sees_the_table_and_every_object(scene: SimScene) -> None:
         assert np.count_nonzero(labels == obj.index) > 30, obj.name
 
 
-def test_missing_urdf_is_a_clear_sim_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(site, "getsitepackages", lambda: [])
-    monkeypatch.setattr(site, "getusersitepackages", lambda: "")
-    monkeypatch.setattr(sys, "path", [])
-    with pytest.raises(SimError, match="example-robot-data"):
+def test_missing_urdf_is_a_clear_sim_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("ROBOREFER_G1_URDF", str(tmp_path / "absent.urdf"))
+    with pytest.raises(SimError, match=r"example-robot-data.*absent\.urdf"):
         robot_g1.g1_urdf_path()
