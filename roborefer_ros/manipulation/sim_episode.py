@@ -64,6 +64,7 @@ G1_GRASPABLE_KINDS = frozenset({ObjectKind.BOX, ObjectKind.CUP})
 MAX_GRIP_WIDTH_M: dict[str, float] = {"ur5e": 0.075, "g1": 0.065}
 DEFAULT_TOLERANCE_M = 0.05
 _QUERIES_PER_SCENE = 40  # generated per scene to choose the task from (and to resolve prompts)
+_PLACE_SHARE = 0.4
 _SETTLE_S = 0.3  # objects come to rest before the plan starts
 _REST_S = 1.0  # after the plan, before judging
 _MAX_TILT_RAD = math.radians(25.0)
@@ -251,6 +252,30 @@ def reachable_place(scene: SimScene, query: GeneratedQuery) -> bool:
     )
 
 
+def episode_queries(scene: SimScene, frame: RenderedFrame, seed: int) -> list[GeneratedQuery]:
+    """The queries an episode of ``seed`` draws its task from, on the scene's first ``frame``
+    (the live graph asks the refer node the same ones: same seed, same task)."""
+    return generate_referring(
+        scene.spec,
+        frame,
+        _QUERIES_PER_SCENE,
+        np.random.default_rng(seed),
+        place_share=_PLACE_SHARE,
+    )
+
+
+def strip_label(step: Step, grasped: bool) -> str | None:
+    """The strip frame taken as ``step`` starts: "grasp" at the first LIFT (``grasped`` False),
+    "lift" at the move to the place, "place" at the OPEN; None for the other steps."""
+    if step.stage is Stage.LIFT and not grasped:
+        return "grasp"
+    if step.stage is Stage.PLACE and step.kind is StepKind.MOVE:
+        return "lift"
+    if step.kind is StepKind.OPEN:
+        return "place"
+    return None
+
+
 def draw_task(scene: SimScene, queries: list[GeneratedQuery]) -> EpisodeTask:
     """The first LOCATE query on a pickable object and the first PLACE query, in generation
     order (which follows the scene's seed); EpisodeError when the scene has no such pair."""
@@ -378,9 +403,7 @@ def run_episode(
     with build_scene(seed, robot, dynamic_objects=True) as scene:
         clock.lap("build")
         frame = scene.render(0.0)
-        queries = generate_referring(
-            scene.spec, frame, _QUERIES_PER_SCENE, np.random.default_rng(seed), place_share=0.4
-        )
+        queries = episode_queries(scene, frame, seed)
         if pick_prompt is not None and place_prompt is not None:
             task = resolve_task(queries, pick_prompt, place_prompt)
         else:
@@ -501,13 +524,11 @@ class _Episode:
 
     def _on_step(self, index: int, step: Step) -> None:
         del index
-        if step.stage is Stage.LIFT and self.grasped is None:
+        label = strip_label(step, grasped=self.grasped is not None)
+        if label == "grasp":
             self.grasped = self.backend.held_object
-            self._sink("grasp")
-        elif step.stage is Stage.PLACE and step.kind is StepKind.MOVE:
-            self._sink("lift")
-        elif step.kind is StepKind.OPEN:
-            self._sink("place")
+        if label is not None:
+            self._sink(label)
 
     def _sink(self, label: str) -> None:
         if self.frame_sink is not None:

@@ -32,13 +32,12 @@ from roborefer_ros.core.camera import CameraModel
 from roborefer_ros.core.referring import ReferringSet
 from roborefer_ros.core.transforms import Transform
 from roborefer_ros.manipulation.sim_backend import make_sim_backend
+from roborefer_ros.manipulation.sim_episode import episode_queries, strip_label
 from roborefer_ros.manipulation.steps import (
     ExecutionResult,
     ExecutionStatus,
-    Stage,
     Step,
     StepCallback,
-    StepKind,
     StepPlan,
 )
 from roborefer_ros.sim import (
@@ -48,13 +47,10 @@ from roborefer_ros.sim import (
     SimError,
     SimScene,
     build_scene,
-    generate_referring,
 )
 from roborefer_ros.sim._mj import import_mujoco
 from roborefer_ros.sim.scene import CAMERA_NAME
 
-QUERIES_PER_SCENE = 40  # as sim_episode: the same seed gives the same queries and task
-PLACE_SHARE = 0.4
 _RENDER_GAP_REALTIME = 0.5  # physics time after a frame, as a share of that frame's render time
 
 
@@ -122,14 +118,7 @@ def build_live_scene(
 def scene_queries(scene: SimScene, seed: int) -> list[GeneratedQuery]:
     """The queries sim_episode generates for this seed, on the scene's first frame (call before
     any physics step)."""
-    frame = scene.render(0.0)
-    return generate_referring(
-        scene.spec,
-        frame,
-        QUERIES_PER_SCENE,
-        np.random.default_rng(seed),
-        place_share=PLACE_SHARE,
-    )
+    return episode_queries(scene, scene.render(0.0), seed)
 
 
 def referring_of(queries: list[GeneratedQuery]) -> ReferringSet:
@@ -297,13 +286,11 @@ class SimWorld:
             job.done.set()
 
     def _key_frame_for(self, step: Step) -> None:
-        if step.stage is Stage.LIFT and not self._grasped:
+        label = strip_label(step, self._grasped)
+        if label == "grasp":
             self._grasped = True
-            self._key_frame("grasp")
-        elif step.stage is Stage.PLACE and step.kind is StepKind.MOVE:
-            self._key_frame("lift")
-        elif step.kind is StepKind.OPEN:
-            self._key_frame("place")
+        if label is not None:
+            self._key_frame(label)
 
     def _key_frame(self, label: str) -> None:
         if self._key_frames is not None:

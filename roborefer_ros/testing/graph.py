@@ -6,7 +6,6 @@ Real processes on an isolated ``ROS_DOMAIN_ID`` with ``ROS_AUTOMATIC_DISCOVERY_R
 from __future__ import annotations
 
 import atexit
-import contextlib
 import os
 import signal
 import subprocess
@@ -19,8 +18,6 @@ from typing import Any
 
 import rclpy
 from rclpy.context import Context
-from rclpy.executors import SingleThreadedExecutor
-from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
@@ -28,6 +25,7 @@ from tf2_msgs.msg import TFMessage
 
 from roborefer_ros.core.tf_buffer import StampedTransform
 from roborefer_ros.ros.conversions import depth_to_image, rgb_to_image, time_msg, transform_to_msg
+from roborefer_ros.ros.spin_thread import SpinThread
 from roborefer_ros.ros.tf import TF_QOS, TF_STATIC_QOS
 from roborefer_ros.testing.scene import T_LINK_FROM_OPTICAL, SyntheticScene, depth_to_16uc1
 
@@ -101,15 +99,8 @@ class GraphClient:
     def __init__(self, name: str) -> None:
         self.context = Context()
         rclpy.init(context=self.context)
-        self.node = Node(name, context=self.context)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-        self._thread = threading.Thread(target=self._spin, daemon=True)
-        self._thread.start()
-
-    def _spin(self) -> None:
-        with contextlib.suppress(Exception):
-            self.executor.spin()
+        self._spin = SpinThread(name, context=self.context)
+        self.node = self._spin.node
 
     def call(self, client: Any, request: Any, timeout_s: float = 10.0) -> Any:
         future = client.call_async(request)
@@ -126,10 +117,8 @@ class GraphClient:
             raise TimeoutError(f"service {client.srv_name} did not appear within {timeout_s} s")
 
     def close(self) -> None:
-        self.executor.shutdown(timeout_sec=1.0)
-        self.node.destroy_node()
+        self._spin.close()
         rclpy.shutdown(context=self.context)
-        self._thread.join(timeout=2.0)
 
 
 class ScenePublisher:

@@ -213,18 +213,18 @@ class _Observer:
         import rclpy
         from rclpy.action.client import ActionClient
         from rclpy.context import Context
-        from rclpy.executors import SingleThreadedExecutor
-        from rclpy.node import Node
         from sensor_msgs.msg import CameraInfo
         from tf2_msgs.msg import TFMessage
 
         from roborefer_ros.action import ExecuteSteps, PickPlace
+        from roborefer_ros.ros.spin_thread import SpinThread
         from roborefer_ros.ros.tf import TF_QOS
         from roborefer_ros.srv import RefPoint
 
         self.context = Context()
         rclpy.init(context=self.context)
-        self.node = Node(f"sim_pickplace_{os.getpid()}", context=self.context)
+        self._spin = SpinThread(f"sim_pickplace_{os.getpid()}", context=self.context)
+        self.node = self._spin.node
         self.object_frame = object_frame
         self.pose: Transform | None = None
         self.frame_times: list[float] = []
@@ -236,14 +236,6 @@ class _Observer:
         self.node.create_subscription(
             CameraInfo, f"{CAMERA_NS}/color/camera_info", self._on_info, 10
         )
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-        self._thread = threading.Thread(target=self._spin, daemon=True)
-        self._thread.start()
-
-    def _spin(self) -> None:
-        with contextlib.suppress(Exception):
-            self.executor.spin()
 
     def _on_tf(self, msg: Any) -> None:
         for t in msg.transforms:
@@ -267,10 +259,8 @@ class _Observer:
     def close(self) -> None:
         import rclpy
 
-        self.executor.shutdown(timeout_sec=1.0)
-        self.node.destroy_node()
+        self._spin.close()
         rclpy.try_shutdown(context=self.context)
-        self._thread.join(timeout=2.0)
 
 
 def _wait(future: Any, timeout_s: float, alive: Callable[[], bool]) -> Any:
