@@ -34,6 +34,7 @@ from roborefer_ros.manipulation.pick_place import (
     run_pick_place,
 )
 from roborefer_ros.manipulation.steps import ManipulationBackend, Stage
+from roborefer_ros.ros.goals import end_goal, log_outcome
 from roborefer_ros.ros.manipulation_registry import BackendContext, make_manipulation_backend
 from roborefer_ros.ros.pick_place_messages import (
     fill_result,
@@ -125,17 +126,12 @@ class PickPlaceNode(Node):
                 success=False, status=int(outcome.status), message=outcome.message, failed_step=-1
             )
         line = f"{outcome.status.name}: {outcome.message} ({outcome.total_s:.2f} s)"
-        # One call site per severity: rclpy refuses a severity change at the same call site.
-        if outcome.success:
-            self.get_logger().info(line)
-        else:
-            self.get_logger().warning(line)
-        if outcome.status is PickPlaceStatus.CANCELED and goal_handle.is_cancel_requested:
-            goal_handle.canceled()
-        elif outcome.success:
-            goal_handle.succeed()
-        else:
-            goal_handle.abort()
+        log_outcome(self.get_logger(), outcome.success, line)
+        end_goal(
+            goal_handle,
+            succeeded=outcome.success,
+            cancelled=outcome.status is PickPlaceStatus.CANCELED,
+        )
         return result
 
     def _run(self, goal: Any, on_stage: Any, cancelled: Any) -> PickPlaceOutcome:

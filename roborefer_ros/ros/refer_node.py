@@ -44,6 +44,7 @@ from roborefer_ros.ros.conversions import (
     rgb_to_image,
     time_msg,
 )
+from roborefer_ros.ros.goals import end_goal, log_outcome
 from roborefer_ros.ros.messages import fill_result, request_from_msg
 from roborefer_ros.ros.output_worker import OutputWorker
 from roborefer_ros.ros.params import (
@@ -317,12 +318,9 @@ class ReferNode(LifecycleNode):
             result = Refer.Result()  # fresh: nothing half-filled goes with a failure
             result.success, result.status = False, int(Status.INTERNAL_ERROR)
             result.message = f"{type(err).__name__}: {err}"
-        if result.status == Status.CANCELED and goal_handle.is_cancel_requested:
-            goal_handle.canceled()
-        elif result.success:
-            goal_handle.succeed()
-        else:
-            goal_handle.abort()
+        end_goal(
+            goal_handle, succeeded=bool(result.success), cancelled=result.status == Status.CANCELED
+        )
         return result
 
     def _serve(self, msg: Any, on_stage: Any) -> ReferOutcome:
@@ -358,11 +356,7 @@ class ReferNode(LifecycleNode):
             f"{outcome.status.name} '{request.prompt[:60]}': {outcome.message} "
             f"({outcome.timings.total_s * 1e3:.1f} ms)"
         )
-        # One call site per severity: rclpy refuses a severity change at the same call site.
-        if outcome.success:
-            self.get_logger().info(line)
-        else:
-            self.get_logger().warning(line)
+        log_outcome(self.get_logger(), outcome.success, line)
         return outcome
 
     def _freeze(self, min_stamp_ns: int, timeout_s: float, frozen: list[Frame]) -> Frame:

@@ -35,6 +35,7 @@ from roborefer_ros.manipulation.sim_live import KeyFrameWriter, SimSnapshot, Sim
 from roborefer_ros.manipulation.steps import ExecutionResult, ExecutionStatus, Step
 from roborefer_ros.ros.conversions import depth_to_image, rgb_to_image, time_msg, transform_to_msg
 from roborefer_ros.ros.execute_steps_messages import PlanMessageError, plan_from_goal, result_msg
+from roborefer_ros.ros.goals import end_goal, log_outcome
 from roborefer_ros.ros.sim_node_params import SimNodeConfig, declare_and_read
 from roborefer_ros.ros.spin_thread import spin_until_shutdown
 from roborefer_ros.ros.tf import TF_QOS, TF_STATIC_QOS
@@ -179,16 +180,12 @@ class SimNode(Node):
             finally:
                 self._busy.release()
         line = f"ExecuteSteps {result.status.name}: {result.message}"
-        if result.success:
-            self.get_logger().info(line)
-        else:
-            self.get_logger().warning(line)
-        if result.status is ExecutionStatus.CANCELED and goal_handle.is_cancel_requested:
-            goal_handle.canceled()
-        elif result.success:
-            goal_handle.succeed()
-        else:
-            goal_handle.abort()
+        log_outcome(self.get_logger(), result.success, line)
+        end_goal(
+            goal_handle,
+            succeeded=result.success,
+            cancelled=result.status is ExecutionStatus.CANCELED,
+        )
         return result_msg(result)
 
     def _run(self, goal_handle: Any) -> ExecutionResult:
