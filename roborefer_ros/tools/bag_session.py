@@ -5,6 +5,12 @@ start a refer node in its own process with its camera topics remapped to the bag
 from this process, and send each query a little ahead of its frame with ``min_stamp`` set to the
 frame's stamp, so the node waits for exactly that frame. Keeping it here means both tools hit the
 same timing and QoS pitfalls once, and fix them once.
+
+``min_stamp`` means "the earliest buffered frame at or after": when a query's own frame reaches the
+node late (the first frame of a replay can arrive after the next one, and FrameSync then drops it
+as unpairable) the node answers on a later frame, i.e. about another image. So each answer's
+``image_header.stamp`` is checked, and the queries answered on another frame are asked again on a
+further pass of the bag (``MAX_PASSES`` in all), each sent just after its frame was replayed.
 """
 
 from __future__ import annotations
@@ -33,6 +39,12 @@ TF_WAIT_S = 4.0
 SETTLE_S = 1.0  # after the writers see their readers, for the readers to see the writers
 SERVICE_WAIT_S = 60.0
 SUBSCRIBER_WAIT_S = 15.0
+MAX_PASSES = 3  # replays of the bag at most, for queries the node answered on another frame
+FRAME_TOLERANCE_NS = 500_000  # an answer's frame within 0.5 ms of the query's stamp is its frame
+# On a further pass a query goes out this long (bag time) *after* its frame was published: sent
+# ahead, it would reach the node before the replay's jump back in time and be served at once from
+# the previous pass's frames (FrameSync keeps them for requests made before the jump).
+RETRY_LAG_S = 0.1
 
 
 class SetupError(RuntimeError):
@@ -106,6 +118,17 @@ class Answered:
         if self.future is None or not self.future.done():
             return None
         return self.future.result()
+
+    def on_other_frame(self) -> bool:
+        """True when the node answered about a frame other than the query's (a later one that
+        satisfied ``min_stamp`` while the query's own frame had not arrived, or was lost)."""
+        response = self.response()
+        if response is None:
+            return False
+        stamp = response.image_header.stamp
+        frame_ns = int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+        # 0: no frame was frozen (NO_FRAME, BAD_PROMPT, ...): that answer is about no frame.
+        return frame_ns != 0 and abs(frame_ns - self.query.stamp_ns) > FRAME_TOLERANCE_NS
 
 
 Hold = Callable[[Sequence[Answered]], bool]
@@ -316,11 +339,35 @@ class BagSession:
     ) -> list[Answered]:
         """Replay the bag once, sending each query ``LEAD_S`` (bag time) ahead of its frame
         (``hold``: see QueryScheduler), and wait for the answers (frame wait + model timeout +
-        10 s at most after the replay)."""
+        10 s at most after the replay). Queries the node answered on another frame than theirs
+        are asked again on another pass of the bag (``MAX_PASSES`` in all; the last answer is
+        kept), each ``RETRY_LAG_S`` after its frame. Every query in stamp order."""
         if self._client is None or self._replayer is None:
             raise SetupError("BagSession.ask before start")
+        ordered = sorted(queries, key=lambda q: q.stamp_ns)
+        latest: dict[int, Answered] = {}
+        pending: list[ReferringQuery] = ordered
+        lead_ns = round(LEAD_S * 1e9)
+        for _ in range(MAX_PASSES):
+            answered = self._ask_once(pending, target_frame, lead_ns, max_in_flight, hold)
+            latest.update((id(a.query), a) for a in answered)
+            pending = [a.query for a in answered if a.on_other_frame()]
+            if not pending or not self.node.alive():
+                break
+            lead_ns = -round(RETRY_LAG_S * 1e9)
+        return [latest[id(q)] for q in ordered]
+
+    def _ask_once(
+        self,
+        queries: Sequence[ReferringQuery],
+        target_frame: str,
+        lead_ns: int,
+        max_in_flight: int,
+        hold: Hold | None,
+    ) -> list[Answered]:
+        """One replay of the bag with its queries scheduled along it; their answers."""
         scheduler = QueryScheduler(
-            self._client, queries, target_frame, round(LEAD_S * 1e9), max_in_flight, hold
+            self._client, queries, target_frame, lead_ns, max_in_flight, hold
         )
         self._replayer.play(threading.Event(), on_message=scheduler.on_message)
         scheduler.replay_done()
