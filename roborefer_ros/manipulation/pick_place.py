@@ -28,6 +28,24 @@ from roborefer_ros.manipulation.safety import SafetyConfig, check_plan, check_su
 from roborefer_ros.manipulation.steps import ManipulationBackend, Stage, Step, StepPlan
 
 NUM_STAGES = len(Stage)
+# Refer failures that can pass on their own: a camera briefly slower than max_frame_age_s, a
+# frame not there yet, /tf arriving late (a lost sample waits for the transport's repair).
+TRANSIENT_REFER_STATUSES = frozenset(
+    {PickPlaceStatus.NO_FRAME, PickPlaceStatus.STALE_FRAME, PickPlaceStatus.TF_ERROR}
+)
+
+
+@dataclass(frozen=True)
+class ReferRetry:
+    """How a target whose refer call failed transiently is asked again: ``retries`` more times,
+    ``delay_s`` apart (the wait ends early on a cancel). 0 retries: the first answer stands."""
+
+    retries: int = 1
+    delay_s: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.retries < 0 or not 0.0 <= self.delay_s <= 60.0:
+            raise ValueError(f"refer retry must be >= 0 times, 0-60 s apart, got {self}")
 
 
 @dataclass(frozen=True)
@@ -60,6 +78,8 @@ class PickPlaceRequest:
     approach_distance_m: float = 0.0  # <= 0: config default
     lift_distance_m: float = 0.0
     object_size_m: Vec3 = (0.0, 0.0, 0.0)  # <= 0: unknown
+    # yaw of the object's x axis in the plan frame; when given, object_size_m is along its own axes
+    object_yaw_rad: float | None = None
     dry_run: bool = False
 
     @property
@@ -106,6 +126,7 @@ class _Run:
     now_ns: Callable[[], int]
     on_stage: StageCallback
     cancelled: Callable[[], bool]
+    retry: ReferRetry = ReferRetry()
     durations: list[float] = field(default_factory=lambda: [0.0] * NUM_STAGES)
     pick: Target | None = None
     place: Target | None = None
@@ -117,15 +138,7 @@ class _Run:
         self.on_stage(stage, "")
 
     def target(self, label: str, given: Target | None, prompt: str, mode: Mode) -> Target:
-        if given is not None:
-            target = given
-        else:
-            try:
-                target = self.resolve(prompt.strip(), mode, self.request.frame)
-            except PickPlaceError as err:
-                raise PickPlaceError(
-                    err.status, f"{label} '{prompt[:80]}': {err.message}"
-                ) from None
+        target = given if given is not None else self.resolved(label, prompt, mode)
         if target.frame != self.request.frame:
             raise PickPlaceError(
                 PickPlaceStatus.BAD_REQUEST,
@@ -141,6 +154,34 @@ class _Run:
             self.safety,
         )
         return target
+
+    def resolved(self, label: str, prompt: str, mode: Mode) -> Target:
+        """The refer answer for the prompt, asked again after a transient failure."""
+        attempts = 1 + self.retry.retries
+        for attempt in range(1, attempts + 1):
+            try:
+                return self.resolve(prompt.strip(), mode, self.request.frame)
+            except PickPlaceError as err:
+                transient = err.status in TRANSIENT_REFER_STATUSES
+                if (
+                    not transient
+                    or attempt == attempts
+                    or self._cancelled_within(self.retry.delay_s)
+                ):
+                    tries = f" (after {attempt} attempts)" if attempt > 1 else ""
+                    raise PickPlaceError(
+                        err.status, f"{label} '{prompt[:80]}': {err.message}{tries}"
+                    ) from None
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    def _cancelled_within(self, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while not self.cancelled():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            time.sleep(min(0.02, remaining))
+        return True
 
     def timed(self, stage: Stage, started: float) -> None:
         self.durations[int(stage.value)] += time.monotonic() - started
@@ -184,6 +225,7 @@ class _Run:
                 if self.place
                 else None,
                 object_size_m=req.object_size_m,
+                object_yaw_rad=req.object_yaw_rad,
                 approach_distance_m=req.approach_distance_m,
                 lift_distance_m=req.lift_distance_m,
             ),
@@ -238,6 +280,7 @@ def run_pick_place(
     now_ns: Callable[[], int] = time.time_ns,
     on_stage: StageCallback | None = None,
     cancelled: Callable[[], bool] | None = None,
+    retry: ReferRetry | None = None,
 ) -> PickPlaceOutcome:
     """Run one goal; never raises PickPlaceError (it becomes the outcome's status and message).
 
@@ -253,6 +296,7 @@ def run_pick_place(
         now_ns,
         on_stage or (lambda _stage, _label: None),
         cancelled or (lambda: False),
+        retry or ReferRetry(),
     )
     try:
         outcome = run.run()

@@ -49,6 +49,7 @@ def request_from_goal(goal: Any, default_frame: str) -> PickPlaceRequest:
         approach_distance_m=float(goal.approach_distance_m),
         lift_distance_m=float(goal.lift_distance_m),
         object_size_m=(float(size.x), float(size.y), float(size.z)),
+        object_yaw_rad=float(goal.object_yaw_rad) if goal.object_yaw_known else None,
         dry_run=bool(goal.dry_run),
     )
 

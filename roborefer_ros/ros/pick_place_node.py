@@ -9,10 +9,15 @@ Concurrency: the action server and every client live in one reentrant callback g
 multi-threaded executor. The goal's thread waits on futures with deadlines (never spinning the
 executor it runs on), so the RefPoint response and the backend's action results are delivered by
 the other executor threads; cancellation is checked while waiting and between steps.
+
+Shutdown (SIGINT / SIGTERM, ``main``): a goal in flight is stopped like a cancel (the arm stops
+after its current step; the backend cancels what it waits on) and answered CANCELED "node
+shutting down"; goals that arrive meanwhile get the same answer at once.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import threading
 import time
@@ -22,6 +27,7 @@ import rclpy
 from rclpy.action.server import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
 
 from roborefer_ros.action import PickPlace
 from roborefer_ros.core.request import Mode
@@ -42,10 +48,12 @@ from roborefer_ros.ros.pick_place_messages import (
     target_from_response,
 )
 from roborefer_ros.ros.pick_place_params import PickPlaceNodeConfig, declare_and_read
-from roborefer_ros.ros.spin_thread import spin_until_shutdown
+from roborefer_ros.ros.spin_thread import spin_until_signal
 from roborefer_ros.srv import RefPoint
 
 _POLL_S = 0.02  # how often a waiting goal looks at its cancel flag
+SHUTTING_DOWN = "node shutting down"  # the message (status CANCELED) of goals it ends
+DRAIN_S = 10.0  # on SIGINT/SIGTERM: how long a goal in flight gets to stop after its step
 
 
 class PickPlaceNode(Node):
@@ -69,6 +77,9 @@ class PickPlaceNode(Node):
             BackendContext(self, self.cfg.plan_frame, self._group, self.cfg.moveit),
         )
         self._busy = threading.Lock()
+        self._stopping = False  # begin_shutdown was called
+        self._goals = 0  # goal callbacks running
+        self._goals_lock = threading.Lock()
         self._server = ActionServer(
             self,
             PickPlace,
@@ -88,10 +99,35 @@ class PickPlaceNode(Node):
         self._server.destroy()
         super().destroy_node()
 
+    # ----- shutdown (SIGINT / SIGTERM, see main) ----------------------------------------------
+    def begin_shutdown(self) -> None:
+        """Stop serving while the executor still runs: the goal in flight stops after its
+        current step and, like any new goal, ends CANCELED "node shutting down"."""
+        self._stopping = True
+        self.get_logger().info(f"shutting down: ending {self._goals} goal(s) in flight")
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        """Wait until no goal callback is running; False if one still is at the end."""
+        deadline = time.monotonic() + timeout_s
+        while self._goals and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return not self._goals
+
+    def _count_goal(self, delta: int) -> None:
+        with self._goals_lock:
+            self._goals += delta
+
     # ----- the goal --------------------------------------------------------------------------
     def _execute(self, goal_handle: Any) -> Any:
+        self._count_goal(1)
+        try:
+            return self._execute_counted(goal_handle)
+        finally:
+            self._count_goal(-1)
+
+    def _execute_counted(self, goal_handle: Any) -> Any:
         started = time.monotonic()
-        cancelled = lambda: bool(goal_handle.is_cancel_requested)  # noqa: E731
+        cancelled = lambda: self._stopping or bool(goal_handle.is_cancel_requested)  # noqa: E731
 
         def on_stage(stage: Stage, label: str) -> None:
             goal_handle.publish_feedback(
@@ -103,7 +139,9 @@ class PickPlaceNode(Node):
                 )
             )
 
-        if not self._busy.acquire(blocking=False):
+        if self._stopping:
+            outcome = PickPlaceOutcome(PickPlaceStatus.CANCELED, SHUTTING_DOWN)
+        elif not self._busy.acquire(blocking=False):
             outcome = PickPlaceOutcome(PickPlaceStatus.BUSY, "another PickPlace goal is running")
         else:
             try:
@@ -115,6 +153,12 @@ class PickPlaceNode(Node):
                 )
             finally:
                 self._busy.release()
+            if self._stopping and not goal_handle.is_cancel_requested and not outcome.success:
+                outcome = dataclasses.replace(
+                    outcome,
+                    status=PickPlaceStatus.CANCELED,
+                    message=f"{SHUTTING_DOWN} ({outcome.status.name}: {outcome.message})",
+                )
         try:
             result = fill_result(PickPlace.Result(), outcome)
         except Exception as err:  # a bug: a fresh result, nothing half-filled
@@ -152,16 +196,26 @@ class PickPlaceNode(Node):
             now_ns=lambda: self.get_clock().now().nanoseconds,
             on_stage=on_stage,
             cancelled=cancelled,
+            retry=self.cfg.refer_retry,
         )
 
     def _refer_point(self, prompt: str, mode: Mode, frame: str, cancelled: Any) -> Target:
         """One RefPoint call, waited for on this thread with a deadline and the cancel flag."""
         name = self._refer.srv_name
-        if not self._refer.wait_for_service(timeout_sec=self.cfg.refer_wait_s):
-            raise PickPlaceError(
-                PickPlaceStatus.UNAVAILABLE,
-                f"refer service {name} is not available (waited {self.cfg.refer_wait_s:g} s)",
-            )
+        wait_until = time.monotonic() + self.cfg.refer_wait_s
+        # in slices, so a cancel (or the node's shutdown) is honoured while the service is away
+        while not self._refer.wait_for_service(
+            timeout_sec=max(0.0, min(0.1, wait_until - time.monotonic()))
+        ):
+            if cancelled():
+                raise PickPlaceError(
+                    PickPlaceStatus.CANCELED, f"cancelled while waiting for {name}"
+                )
+            if time.monotonic() >= wait_until:
+                raise PickPlaceError(
+                    PickPlaceStatus.UNAVAILABLE,
+                    f"refer service {name} is not available (waited {self.cfg.refer_wait_s:g} s)",
+                )
         request = RefPoint.Request(prompt=prompt, target_frame=frame, mode=int(mode.value))
         request.max_points = 1
         future = self._refer.call_async(request)
@@ -186,14 +240,20 @@ class PickPlaceNode(Node):
 
 
 def main(argv: list[str] | None = None) -> int:
-    rclpy.init(args=sys.argv if argv is None else argv)
+    # Our own SIGINT/SIGTERM handling (spin_until_signal): a goal in flight gets an answer.
+    rclpy.init(
+        args=sys.argv if argv is None else argv, signal_handler_options=SignalHandlerOptions.NO
+    )
     try:
         node = PickPlaceNode()
     except ValueError as err:
         print(f"pick_place_node: configuration rejected: {err}", file=sys.stderr)
         rclpy.try_shutdown()
         return 2
-    return spin_until_shutdown(node, num_threads=6)
+    except KeyboardInterrupt:  # Ctrl-C while starting: nothing in flight to answer
+        rclpy.try_shutdown()
+        return 0
+    return spin_until_signal(node, num_threads=6, drain_s=DRAIN_S)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from rclpy.node import Node
 
 from roborefer_ros.manipulation.grasp_planner import GraspConfig, GraspStyle
 from roborefer_ros.manipulation.moveit_goals import MoveItConfig
+from roborefer_ros.manipulation.pick_place import ReferRetry
 from roborefer_ros.manipulation.safety import SafetyConfig, WorkspaceBox
 from roborefer_ros.ros.params import ParameterSpec, declare_parameters
 
@@ -35,6 +36,15 @@ PICK_PLACE_PARAMETERS: tuple[ParameterSpec, ...] = (
         0.1,
         3600.0,
     ),
+    P(
+        "refer_retries",
+        1,
+        "Extra RefPoint calls after NO_FRAME, STALE_FRAME or TF_ERROR (these can pass).",
+        True,
+        0,
+        10,
+    ),
+    P("refer_retry_delay_s", 0.5, "Pause before such a retry.", True, 0.0, 60.0),
     P(
         "manipulation_backend",
         "moveit",
@@ -118,6 +128,7 @@ class PickPlaceNodeConfig:
     refer_service: str
     refer_timeout_s: float
     refer_wait_s: float
+    refer_retry: ReferRetry
     manipulation_backend: str
     grasp: GraspConfig
     safety: SafetyConfig
@@ -196,6 +207,7 @@ def read_config(values: dict[str, Any]) -> PickPlaceNodeConfig:
         refer_service=str(values["refer_service"]),
         refer_timeout_s=float(values["refer_timeout_s"]),
         refer_wait_s=float(values["refer_wait_s"]),
+        refer_retry=ReferRetry(int(values["refer_retries"]), float(values["refer_retry_delay_s"])),
         manipulation_backend=str(values["manipulation_backend"]),
         grasp=grasp,
         safety=safety,

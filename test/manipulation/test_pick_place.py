@@ -13,6 +13,7 @@ from roborefer_ros.manipulation.errors import PickPlaceError, PickPlaceStatus
 from roborefer_ros.manipulation.grasp_planner import GraspConfig
 from roborefer_ros.manipulation.pick_place import (
     PickPlaceRequest,
+    ReferRetry,
     Target,
     run_pick_place,
 )
@@ -93,6 +94,81 @@ def test_refer_failure_keeps_its_status_and_message() -> None:
     assert outcome.status is PickPlaceStatus.PARSE_ERROR
     assert outcome.message == "pick 'the cup': no point in 'hm'"
     assert backend.plans == [] and outcome.plan is None
+
+
+class FlakyResolver(Resolver):
+    """Fails the first ``n`` calls for the place prompt with ``status``, then answers."""
+
+    def __init__(self, status: PickPlaceStatus, n: int) -> None:
+        super().__init__()
+        self.status, self.left = status, n
+
+    def __call__(self, prompt: str, mode: Mode, frame: str) -> Target:
+        if mode is Mode.PLACE and self.left > 0:
+            self.calls.append((prompt, mode, frame))
+            self.left -= 1
+            raise PickPlaceError(self.status, "the newest frame is 1.003 s old")
+        return super().__call__(prompt, mode, frame)
+
+
+@pytest.mark.parametrize(
+    "status", [PickPlaceStatus.STALE_FRAME, PickPlaceStatus.NO_FRAME, PickPlaceStatus.TF_ERROR]
+)
+def test_a_transient_refer_failure_is_asked_again(status: PickPlaceStatus) -> None:
+    resolver = FlakyResolver(status, 1)
+    outcome, _ = run(
+        PickPlaceRequest("base_link", "the cup", "the free area"),
+        resolver=resolver,
+        retry=ReferRetry(retries=1, delay_s=0.01),
+    )
+    assert outcome.status is PickPlaceStatus.OK, outcome.message
+    assert [m for _, m, _ in resolver.calls] == [Mode.LOCATE, Mode.PLACE, Mode.PLACE]
+
+
+def test_retries_are_bounded_and_the_message_counts_them() -> None:
+    resolver = FlakyResolver(PickPlaceStatus.STALE_FRAME, 5)
+    backend = RecordingBackend()
+    outcome, _ = run(
+        PickPlaceRequest("base_link", "the cup", "the free area"),
+        backend,
+        resolver,
+        retry=ReferRetry(retries=2, delay_s=0.0),
+    )
+    assert outcome.status is PickPlaceStatus.STALE_FRAME
+    assert outcome.message == (
+        "place 'the free area': the newest frame is 1.003 s old (after 3 attempts)"
+    )
+    assert len(resolver.calls) == 1 + 3 and backend.plans == []
+
+
+def test_no_retry_for_a_lasting_failure_or_when_disabled_or_cancelled() -> None:
+    parse = FlakyResolver(PickPlaceStatus.PARSE_ERROR, 1)  # the model's answer will not change
+    outcome, _ = run(PickPlaceRequest("base_link", "the cup", "the free area"), resolver=parse)
+    assert outcome.status is PickPlaceStatus.PARSE_ERROR and len(parse.calls) == 2
+    off = FlakyResolver(PickPlaceStatus.STALE_FRAME, 1)
+    outcome, _ = run(
+        PickPlaceRequest("base_link", "the cup", "the free area"),
+        resolver=off,
+        retry=ReferRetry(retries=0),
+    )
+    assert outcome.status is PickPlaceStatus.STALE_FRAME and len(off.calls) == 2
+    cancelled = FlakyResolver(PickPlaceStatus.STALE_FRAME, 1)
+    flag = {"cancel": False}
+
+    def resolve(prompt: str, mode: Mode, frame: str) -> Target:
+        if mode is Mode.PLACE:
+            flag["cancel"] = True  # the caller cancels while the place is asked
+        return cancelled(prompt, mode, frame)
+
+    outcome, _ = run(
+        PickPlaceRequest("base_link", "the cup", "the free area"),
+        resolver=resolve,
+        retry=ReferRetry(retries=3, delay_s=5.0),
+        cancelled=lambda: flag["cancel"],
+    )
+    assert outcome.status is PickPlaceStatus.STALE_FRAME and len(cancelled.calls) == 2
+    with pytest.raises(ValueError, match="refer retry"):
+        ReferRetry(retries=-1)
 
 
 def test_unsafe_place_rejected_before_anything_moves() -> None:

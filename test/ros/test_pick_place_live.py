@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -250,6 +251,34 @@ def test_ready_poses_are_used_instead_of_the_model(rig: PickPlaceRig) -> None:
     assert abs(approach.tcp_pose.rotation_matrix()[1, 1]) == pytest.approx(1.0)
 
 
+def test_a_known_object_yaw_turns_the_fingers_across_its_narrow_side(rig: PickPlaceRig) -> None:
+    pick = PoseStamped()
+    pick.header.frame_id = "base_link"
+    pick.pose.position.x, pick.pose.position.y, pick.pose.position.z = 0.6, -0.15, 0.08
+    yaw = 0.5
+    # extents along the box's own axes: its y (0.06) is the narrow side, turned by the yaw
+    _, result, _ = rig.send(
+        pick_pose=pick,
+        object_size_m=_size(0.1, 0.06, 0.08),
+        object_yaw_known=True,
+        object_yaw_rad=yaw,
+    )
+    assert result.status == PickPlaceStatus.OK, result.message
+    (approach,) = [s for s in rig.backend.plans[-1].steps if s.label == "approach"]
+    finger_axis = approach.tcp_pose.rotation_matrix()[:, 1]
+    assert abs(float(np.dot(finger_axis, (-np.sin(yaw), np.cos(yaw), 0.0)))) == pytest.approx(1.0)
+
+    before = len(rig.backend.plans)
+    _, result, _ = rig.send(
+        pick_pose=pick,
+        object_size_m=_size(0.1, 0.06, 0.08),
+        object_yaw_known=True,
+        object_yaw_rad=float("nan"),
+    )
+    assert result.status == PickPlaceStatus.BAD_REQUEST and "object_yaw_rad" in result.message
+    assert len(rig.backend.plans) == before
+
+
 def _size(x: float, y: float, z: float) -> Any:
     from geometry_msgs.msg import Vector3
 
@@ -334,6 +363,96 @@ def test_the_node_process_serves_a_dry_run_and_exits_cleanly(tmp_path, graph: Gr
         )
         result = wait(handle.get_result_async(), 10, "result").result
         assert result.status == PickPlaceStatus.REJECTED and "step 0 (pre-grasp)" in result.message
+    finally:
+        code = node.stop()
+    assert code == 0, node.log()
+
+
+def test_sigint_during_a_goal_answers_it_canceled_and_exits_cleanly(
+    tmp_path, graph: GraphClient
+) -> None:
+    """A goal waits for a refer service that is not there (30 s allowed); SIGINT ends it with
+    CANCELED "node shutting down" (ABORTED: nobody asked to cancel), the process exits 0 at once
+    and logs no traceback. Before, rclpy's own handler tore the context down: no answer."""
+    node = NodeProcess(
+        "roborefer_ros.ros.pick_place_node",
+        refer_node_args(
+            "pick_place_stop",
+            {
+                "manipulation_backend": "none",
+                "refer_service": "/no_such_refer_node/refer",
+                "refer_wait_s": 30.0,
+            },
+        ),
+        int(os.environ["ROS_DOMAIN_ID"]),
+        tmp_path / "pick_place_stop.log",
+    )
+    try:
+        client = ActionClient(graph.node, PickPlace, "/pick_place_stop/pick_place")
+        assert client.wait_for_server(timeout_sec=20), node.log()
+        stages: list[Any] = []
+        handle = wait(
+            client.send_goal_async(
+                PickPlace.Goal(pick_prompt="the red box", dry_run=True),
+                feedback_callback=lambda msg: stages.append(msg.feedback.stage),
+            ),
+            10,
+            "goal",
+        )
+        result_future = handle.get_result_async()
+        deadline = time.monotonic() + 10
+        while Stage.REFER_PICK.value not in stages:
+            assert time.monotonic() < deadline, "the goal never reached its refer stage"
+            time.sleep(0.02)
+        time.sleep(0.3)  # waiting for the service now
+        stopped_at = time.monotonic()
+        node.proc.send_signal(signal.SIGINT)
+        code = node.proc.wait(timeout=15)
+        exit_s = time.monotonic() - stopped_at
+        wrapped = wait(result_future, 5, "result")
+    finally:
+        node.stop()
+    log = node.log()
+    assert code == 0, log[-3000:]
+    assert exit_s < 5.0, exit_s
+    assert "Traceback" not in log, log[-3000:]
+    assert wrapped.status == GoalStatus.STATUS_ABORTED, wrapped.status
+    assert wrapped.result.status == PickPlaceStatus.CANCELED, wrapped.result.message
+    assert wrapped.result.message.startswith("node shutting down"), wrapped.result.message
+
+
+def test_a_cancel_is_honoured_while_the_refer_service_is_awaited(
+    tmp_path, graph: GraphClient
+) -> None:
+    node = NodeProcess(
+        "roborefer_ros.ros.pick_place_node",
+        refer_node_args(
+            "pick_place_wait",
+            {
+                "manipulation_backend": "none",
+                "refer_service": "/no_such_refer_node/refer",
+                "refer_wait_s": 30.0,
+            },
+        ),
+        int(os.environ["ROS_DOMAIN_ID"]),
+        tmp_path / "pick_place_wait.log",
+    )
+    try:
+        client = ActionClient(graph.node, PickPlace, "/pick_place_wait/pick_place")
+        assert client.wait_for_server(timeout_sec=20), node.log()
+        handle = wait(
+            client.send_goal_async(PickPlace.Goal(pick_prompt="the red box", dry_run=True)),
+            10,
+            "goal",
+        )
+        time.sleep(0.5)
+        asked = time.monotonic()
+        wait(handle.cancel_goal_async(), 5, "cancel")
+        wrapped = wait(handle.get_result_async(), 5, "result")
+        assert time.monotonic() - asked < 2.0
+        assert wrapped.status == GoalStatus.STATUS_CANCELED, wrapped.status
+        assert wrapped.result.status == PickPlaceStatus.CANCELED
+        assert "cancelled while waiting for /no_such_refer_node/refer" in wrapped.result.message
     finally:
         code = node.stop()
     assert code == 0, node.log()
