@@ -1,6 +1,7 @@
 """One pick-and-place episode in physics simulation, without a ROS graph.
 
-Build a dynamic scene from a seed, draw (or resolve) a pick instruction (a LOCATE query on a
+Build a dynamic scene from a seed (``build_episode_scene``: the seed's scene, redrawn while it
+offers the robot no task), draw (or resolve) a pick instruction (a LOCATE query on a
 graspable object) and a place instruction (a PLACE query), take their ground-truth answers in
 place of a model's, turn them into a StepPlan with the real grasp planner
 (``grasp_planner.plan_pick_place``: TOP_DOWN in base_link for the UR5e, FRONTAL in torso_link
@@ -302,6 +303,33 @@ def draw_task(scene: SimScene, queries: list[GeneratedQuery]) -> EpisodeTask:
     return EpisodeTask(pick, place)
 
 
+MAX_SCENE_DRAWS = 25
+
+
+def build_episode_scene(
+    seed: int, robot: str = "ur5e", *, width: int = 640, height: int = 480
+) -> SimScene:
+    """The dynamic scene of episode ``seed``: the seed's scene (draw 0) when it offers the robot
+    a task (``draw_task``), else the first further draw of the same seed that does. Scenes with
+    nothing the robot's hand can take (only plates, cakes, wide apples; for the G1 also no clear
+    frontal corridor) are not pick-and-place tasks. Deterministic, so the CLI, the sim node and
+    the in-process episode build the same scene for a seed. EpisodeError after
+    ``MAX_SCENE_DRAWS`` draws without a task."""
+    why = ""
+    for draw in range(MAX_SCENE_DRAWS):
+        scene = build_scene(
+            seed, robot, width=width, height=height, dynamic_objects=True, draw=draw
+        )
+        try:
+            draw_task(scene, episode_queries(scene, scene.render(0.0), seed))
+        except EpisodeError as err:
+            scene.close()
+            why = str(err)
+            continue
+        return scene
+    raise EpisodeError(f"{MAX_SCENE_DRAWS} draws of seed {seed} offer no task; the last: {why}")
+
+
 def resolve_task(queries: list[GeneratedQuery], pick_prompt: str, place_prompt: str) -> EpisodeTask:
     """The generated queries whose prompts equal the given ones (case and spacing ignored)."""
     by_prompt = {normalise_prompt(q.prompt): q for q in queries}
@@ -368,7 +396,7 @@ def grasp_plan(targets: PickPlaceTargets) -> StepPlan:
         # the table's normal: both plan frames (base_link, torso_link at zero waist) are z-up
         place=PlaceSurface(targets.place_point, (0.0, 0.0, 1.0)),
         object_size_m=object_extents_m(obj, 0.0),  # along the object's own axes
-        object_yaw_rad=_yaw_of(targets.pick_pose),
+        object_yaw_rad=yaw_of(targets.pick_pose),
     )
     try:
         return plan_pick_place(request, GRASP_CONFIGS[targets.robot])
@@ -400,7 +428,7 @@ def run_episode(
     if not (math.isfinite(tolerance_m) and tolerance_m > 0):
         raise EpisodeError(f"tolerance_m must be positive, got {tolerance_m!r}")
     clock = _Clock()
-    with build_scene(seed, robot, dynamic_objects=True) as scene:
+    with build_episode_scene(seed, robot) as scene:
         clock.lap("build")
         frame = scene.render(0.0)
         queries = episode_queries(scene, frame, seed)
@@ -446,12 +474,7 @@ class _Episode:
         backend = self.backend
         backend.hold(_SETTLE_S)
         robot = self.scene.robot_name
-        frame = PLAN_FRAMES[robot]
-        T_plan_from_base = (
-            self.scene.body_pose(ROBOT_PREFIX + frame).inverse()
-            if frame != BASE_FRAME
-            else Transform()
-        )
+        frame, T_plan_from_base = plan_frame_of(self.scene)
         targets = PickPlaceTargets(
             frame,
             _vec3(T_plan_from_base.apply(self.task.pick.point_base)),
@@ -587,6 +610,15 @@ def _vec3(values: object) -> Vec3:
     return (x, y, z)
 
 
-def _yaw_of(pose: Transform) -> float:
+def plan_frame_of(scene: SimScene) -> tuple[str, Transform]:
+    """The robot's plan frame and ``T_plan_from_base`` at the scene's current physics state."""
+    frame = PLAN_FRAMES[scene.robot_name]
+    if frame == BASE_FRAME:
+        return frame, Transform()
+    return frame, scene.body_pose(ROBOT_PREFIX + frame).inverse()
+
+
+def yaw_of(pose: Transform) -> float:
+    """Yaw (rad) of the pose's x axis about its parent's z."""
     R = pose.rotation_matrix()
     return math.atan2(float(R[1, 0]), float(R[0, 0]))

@@ -32,7 +32,7 @@ from roborefer_ros.core.camera import CameraModel
 from roborefer_ros.core.referring import ReferringSet
 from roborefer_ros.core.transforms import Transform
 from roborefer_ros.manipulation.sim_backend import make_sim_backend
-from roborefer_ros.manipulation.sim_episode import episode_queries, strip_label
+from roborefer_ros.manipulation.sim_episode import build_episode_scene, episode_queries, strip_label
 from roborefer_ros.manipulation.steps import (
     ExecutionResult,
     ExecutionStatus,
@@ -46,7 +46,6 @@ from roborefer_ros.sim import (
     RenderedFrame,
     SimError,
     SimScene,
-    build_scene,
 )
 from roborefer_ros.sim._mj import import_mujoco
 from roborefer_ros.sim.scene import CAMERA_NAME
@@ -111,8 +110,9 @@ KeyFrameSink = Callable[[str, RenderedFrame], None]
 def build_live_scene(
     seed: int, robot: str = "ur5e", width: int = 640, height: int = 480
 ) -> SimScene:
-    """The scene a SimWorld runs (free objects under gravity); SimError for an unknown robot."""
-    return build_scene(seed, robot, width=width, height=height, dynamic_objects=True)
+    """The scene a SimWorld runs: the episode scene of ``seed`` (``build_episode_scene``, free
+    objects under gravity); SimError for an unknown robot or a seed without a task."""
+    return build_episode_scene(seed, robot, width=width, height=height)
 
 
 def scene_queries(scene: SimScene, seed: int) -> list[GeneratedQuery]:

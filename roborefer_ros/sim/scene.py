@@ -120,9 +120,11 @@ def build_scene(
     height: int = 480,
     camera_motion: CameraMotion | None = None,
     dynamic_objects: bool = False,
+    draw: int = 0,
 ) -> SimScene:
-    """The scene of ``seed``: ``sample_scene_spec`` then compile with the named robot variant.
-    ``dynamic_objects``: free, graspable objects under gravity (see the module docstring)."""
+    """The scene of ``seed`` (its ``draw``-th, see ``sample_scene_spec``): ``sample_scene_spec``
+    then compile with the named robot variant. ``dynamic_objects``: free, graspable objects
+    under gravity (see the module docstring)."""
     variant = robot_variant(robot)
     table, camera, count = scene_layout(variant, width, height)
     spec = sample_scene_spec(
@@ -133,6 +135,7 @@ def build_scene(
         camera_motion=camera_motion,
         table=table,
         camera=camera,
+        draw=draw,
     )
     return SimScene(spec, variant, dynamic_objects=dynamic_objects)
 
@@ -236,12 +239,16 @@ def _add_object(mj: Any, obj: ObjectSpec, dynamic: bool = False) -> None:
         body.add_geom(
             name=f"{obj.name}/body", type=mujoco.mjtGeom.mjGEOM_SPHERE, size=[r, 0, 0], rgba=rgba
         )
+        # Drawn, not felt: a real stalk sits in its cavity and bends, it does not prop the apple
+        # up (a rigid stem let an apple turned in the grasp land on it and roll away).
         body.add_geom(
             name=f"{obj.name}/stem",
             type=mujoco.mjtGeom.mjGEOM_CYLINDER,
             size=[0.003, 0.008, 0],
             pos=[0.0, 0.0, r + 0.004],
             rgba=[0.3, 0.2, 0.1, 1.0],
+            contype=0,
+            conaffinity=0,
         )
     elif obj.kind is ObjectKind.BOX:
         body.add_geom(

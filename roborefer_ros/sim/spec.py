@@ -172,6 +172,7 @@ def sample_scene_spec(
     camera_motion: CameraMotion | None = None,
     table: TableSpec | None = None,
     camera: CameraRig | None = None,
+    draw: int = 0,
 ) -> SceneSpec:
     """A random but reproducible scene: layout, colours, sizes, lights and camera from ``seed``.
 
@@ -179,10 +180,14 @@ def sample_scene_spec(
     then needed to tell them apart); some apples are put on plates so "on" has referents.
     ``table``: the table's geometry and placement region (its colour is still drawn from the
     seed); ``camera``: a fixed camera (e.g. a robot's head camera) instead of the sampled tripod.
+    ``draw``: 0 is the seed's scene; k > 0 another, independent scene of the same seed (what a
+    task generator redraws when the first one offers no task).
     """
     if n_objects is not None and not 3 <= n_objects <= 12:
         raise SimError(f"n_objects must be in [3, 12], got {n_objects}")
-    rng = np.random.default_rng(seed)
+    if draw < 0:
+        raise SimError(f"draw must be >= 0, got {draw}")
+    rng = np.random.default_rng(seed if draw == 0 else [seed, draw])
     count = n_objects if n_objects is not None else int(rng.integers(6, 10))
     table_colour = str(rng.choice(sorted(TABLE_COLOURS)))
     table = dataclasses.replace(

@@ -33,7 +33,9 @@ from roborefer_ros.manipulation.sim_episode import (
     EpisodeTask,
     draw_task,
     object_extents_m,
+    plan_frame_of,
     resolve_task,
+    yaw_of,
 )
 from roborefer_ros.manipulation.sim_live import build_live_scene, referring_of, scene_queries
 from roborefer_ros.sim import ObjectKind, ObjectSpec
@@ -47,6 +49,7 @@ SIM_ACTION = "/sim_node/execute_steps"  # pick_place_node's sim_action
 REFER_SERVICE = "/refer_node/refer"
 _MAX_TILT_RAD = math.radians(25.0)
 _REST_HEIGHT_TOL_M = 0.02
+POSE_WAIT_S = 15.0  # beyond rest_s, for a TF stamped after the rest to arrive
 
 
 @dataclass(frozen=True)
@@ -92,18 +95,22 @@ class EpisodeSetupError(Exception):
     """No episode can be set up: the prompts, the scene or the graph (message says which)."""
 
 
-def _yaw_rad(quat_wxyz: Any) -> float:
-    w, x, y, z = (float(c) for c in quat_wxyz)
-    R = Transform((0.0, 0.0, 0.0), (x, y, z, w)).rotation_matrix()
-    return math.atan2(float(R[1, 0]), float(R[0, 0]))
+@dataclass(frozen=True)
+class PreparedEpisode:
+    """What the CLI knows before the graph starts. ``size_m``/``yaw_rad``: the picked object's
+    extents along its own axes and its yaw in the plan frame (ground truth, as the in-process
+    episode tells the planner; on a robot they would come from perception) for the goal's
+    ``object_size_m`` / ``object_yaw_rad``. ``referring``: the ground truth of the static camera."""
+
+    task: EpisodeTask
+    obj: ObjectSpec
+    size_m: tuple[float, float, float]
+    yaw_rad: float
+    referring: Path
 
 
-def prepare(
-    options: LiveOptions, work: Path
-) -> tuple[EpisodeTask, ObjectSpec, tuple[float, float, float], Path]:
-    """The task, the object it names, its extents (x, y, z in base_link, handle included: the
-    goal's ``object_size_m``, which a planner is told as the in-process episode is) and the
-    referring file (ground truth of the static camera)."""
+def prepare(options: LiveOptions, work: Path) -> PreparedEpisode:
+    """The task the options name (or one drawn from the scene) and what the goal says of it."""
     with build_live_scene(options.seed, options.robot) as scene:
         queries = scene_queries(scene, options.seed)
         if options.pick_prompt is not None and options.place_prompt is not None:
@@ -112,10 +119,11 @@ def prepare(
             task = draw_task(scene, queries)
         assert task.pick.target_index is not None
         obj = scene.spec.objects[task.pick.target_index]
-        size = object_extents_m(obj, _yaw_rad(scene.data.body(obj.name).xquat))
+        _, T_plan_from_base = plan_frame_of(scene)
+        yaw = yaw_of(T_plan_from_base @ scene.body_pose(obj.name))
     referring = work / "referring.json"
     dump_referring(referring_of(queries), referring)
-    return task, obj, size, referring
+    return PreparedEpisode(task, obj, object_extents_m(obj, 0.0), yaw, referring)
 
 
 def grasp_parameters(grasp: GraspConfig) -> dict[str, object]:
@@ -227,6 +235,7 @@ class _Observer:
         self.node = self._spin.node
         self.object_frame = object_frame
         self.pose: Transform | None = None
+        self.pose_stamp_ns = 0
         self.frame_times: list[float] = []
         self._lock = threading.Lock()
         self.pick_place: Any = ActionClient(self.node, PickPlace, ACTION)
@@ -241,16 +250,28 @@ class _Observer:
         for t in msg.transforms:
             if t.child_frame_id == self.object_frame:
                 tr, q = t.transform.translation, t.transform.rotation
+                stamp = t.header.stamp.sec * 1_000_000_000 + t.header.stamp.nanosec
                 with self._lock:
                     self.pose = Transform((tr.x, tr.y, tr.z), (q.x, q.y, q.z, q.w))
+                    self.pose_stamp_ns = stamp
 
     def _on_info(self, _msg: Any) -> None:
         with self._lock:
             self.frame_times.append(time.monotonic())
 
-    def object_pose(self) -> Transform | None:
-        with self._lock:
-            return self.pose
+    def object_pose_after(self, stamp_ns: int, timeout_s: float) -> Transform | None:
+        """The object's pose from a TF stamped at or after ``stamp_ns`` (the sim node stamps
+        with the wall clock), waiting up to ``timeout_s``; None if none came. The newest pose
+        received is not enough: on a loaded machine /tf can reach this process seconds late, and
+        a pose from the carry would be judged as the rest."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            with self._lock:
+                if self.pose is not None and self.pose_stamp_ns >= stamp_ns:
+                    return self.pose
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.02)
 
     def frames_between(self, t0: float, t1: float) -> int:
         with self._lock:
@@ -286,7 +307,8 @@ def run_live_episode(options: LiveOptions, python: str, log: IO[str]) -> LiveRes
     with contextlib.ExitStack() as stack:
         work = options.work_dir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
         work.mkdir(parents=True, exist_ok=True)
-        task, obj, size, referring = prepare(options, work)
+        prepared = prepare(options, work)
+        task, obj, referring = prepared.task, prepared.obj, prepared.referring
         setup_s = time.monotonic() - started
         launcher = Launcher(graph_specs(options, referring, python), grace_s=5.0, out=log)
         exit_code: list[int] = []
@@ -328,7 +350,8 @@ def run_live_episode(options: LiveOptions, python: str, log: IO[str]) -> LiveRes
         ready_s = time.monotonic() - started
 
         goal = PickPlace.Goal(pick_prompt=task.pick.prompt, place_prompt=task.place.prompt)
-        goal.object_size_m.x, goal.object_size_m.y, goal.object_size_m.z = size
+        goal.object_size_m.x, goal.object_size_m.y, goal.object_size_m.z = prepared.size_m
+        goal.object_yaw_known, goal.object_yaw_rad = True, prepared.yaw_rad
         moving: list[float] = []
 
         def feedback(msg: Any) -> None:
@@ -344,8 +367,9 @@ def run_live_episode(options: LiveOptions, python: str, log: IO[str]) -> LiveRes
         response = _wait(handle.get_result_async(), options.goal_timeout_s, alive)
         t_done = time.monotonic()
         result = response.result
-        time.sleep(options.rest_s)  # the object comes to rest (the sim runs on)
-        pose = observer.object_pose()
+        # The object comes to rest (the sim runs on): judge a pose stamped rest_s after the end.
+        rested_ns = time.time_ns() + round(options.rest_s * 1e9)
+        pose = observer.object_pose_after(rested_ns, options.rest_s + POSE_WAIT_S)
         camera_rate = None
         if moving and t_done - moving[0] > 0.5:
             camera_rate = observer.frames_between(moving[0], t_done) / (t_done - moving[0])
@@ -388,7 +412,11 @@ def _judge(
     if status is not PickPlaceStatus.OK:
         return False, None, message
     if pose is None:
-        return False, None, f"no TF of object/{obj.name} from sim_node"
+        return (
+            False,
+            None,
+            f"no TF of object/{obj.name} from sim_node stamped after the goal's end + rest",
+        )
     px, py, pz = task.place.point_base
     error = math.hypot(pose.translation[0] - px, pose.translation[1] - py)
     tilt = math.acos(max(-1.0, min(1.0, float(pose.rotation_matrix()[2, 2]))))

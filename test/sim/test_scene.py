@@ -63,6 +63,17 @@ def test_same_seed_same_scene_and_images(frame: RenderedFrame) -> None:
     assert np.mean(other.rgb != frame.rgb) < 1e-3  # GL may differ in a handful of pixels
 
 
+def test_draws_of_a_seed_are_other_reproducible_scenes() -> None:
+    first = sample_scene_spec(SEED)
+    assert sample_scene_spec(SEED, draw=0) == first  # draw 0 is the seed's scene
+    second = sample_scene_spec(SEED, draw=1)
+    assert second == sample_scene_spec(SEED, draw=1)
+    assert second.seed == SEED and second != first
+    assert second != sample_scene_spec(SEED, draw=2)
+    with pytest.raises(SimError, match="draw must be >= 0"):
+        sample_scene_spec(SEED, draw=-1)
+
+
 @pytest.mark.parametrize("seed", range(40))
 def test_objects_stand_on_the_table_without_overlap(seed: int) -> None:
     spec = sample_scene_spec(seed)

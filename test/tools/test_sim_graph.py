@@ -213,3 +213,35 @@ def test_sim_launch_robot_g1_answers_in_torso_link(tmp_path: Path) -> None:
     finally:
         _kill_all(proc, log)
         graph.close()
+
+
+@pytest.mark.graph
+def test_the_episode_judges_a_pose_stamped_after_the_rest_not_the_newest_received() -> None:
+    """A pose from the carry that reaches the CLI late (a loaded machine delays /tf by
+    seconds) must not be judged as the rest: only a pose stamped after the rest counts."""
+    from geometry_msgs.msg import TransformStamped
+    from tf2_msgs.msg import TFMessage
+
+    from roborefer_ros.ros.tf import TF_QOS
+    from roborefer_ros.tools.sim_live_episode import _Observer
+
+    observer = _Observer("object/obj1_box")
+    try:
+        publisher = observer.node.create_publisher(TFMessage, "/tf", TF_QOS)
+        rested_ns = time.time_ns()
+
+        def send(stamp_ns: int, z: float) -> None:
+            t = TransformStamped()
+            t.header.frame_id, t.child_frame_id = "base_link", "object/obj1_box"
+            t.header.stamp.sec, t.header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
+            t.transform.translation.z, t.transform.rotation.w = z, 1.0
+            publisher.publish(TFMessage(transforms=[t]))
+
+        send(rested_ns - 2_000_000_000, 0.14)  # lifted, 2 s before the rest
+        assert observer.object_pose_after(rested_ns, 1.0) is None
+        assert observer.pose is not None and observer.pose.translation[2] == pytest.approx(0.14)
+        send(rested_ns + 1_000_000, 0.04)
+        pose = observer.object_pose_after(rested_ns, 5.0)
+        assert pose is not None and pose.translation[2] == pytest.approx(0.04)
+    finally:
+        observer.close()
