@@ -357,6 +357,7 @@ GRASP_CONFIGS: dict[str, GraspConfig] = {
         lift_distance_m=0.06,
         place_approach_distance_m=0.05,
         frontal_min_height_m=0.05,  # the Dex3's palm reaches 4.4 cm below its TCP
+        max_finger_depth_m=0.045,  # its fingers reach 11 cm past the TCP: grip deep boxes mid-body
     ),
 }
 PLAN_FRAMES = {"ur5e": BASE_FRAME, "g1": G1_PLAN_FRAME}
