@@ -48,7 +48,7 @@ from roborefer_ros.ros.pick_place_messages import (
     target_from_response,
 )
 from roborefer_ros.ros.pick_place_params import PickPlaceNodeConfig, declare_and_read
-from roborefer_ros.ros.spin_thread import spin_until_signal
+from roborefer_ros.ros.spin_thread import InFlight, spin_until_signal
 from roborefer_ros.srv import RefPoint
 
 _POLL_S = 0.02  # how often a waiting goal looks at its cancel flag
@@ -78,8 +78,7 @@ class PickPlaceNode(Node):
         )
         self._busy = threading.Lock()
         self._stopping = False  # begin_shutdown was called
-        self._goals = 0  # goal callbacks running
-        self._goals_lock = threading.Lock()
+        self._goals = InFlight()  # goal callbacks running
         self._server = ActionServer(
             self,
             PickPlace,
@@ -104,26 +103,16 @@ class PickPlaceNode(Node):
         """Stop serving while the executor still runs: the goal in flight stops after its
         current step and, like any new goal, ends CANCELED "node shutting down"."""
         self._stopping = True
-        self.get_logger().info(f"shutting down: ending {self._goals} goal(s) in flight")
+        self.get_logger().info(f"shutting down: ending {self._goals.count} goal(s) in flight")
 
     def wait_idle(self, timeout_s: float) -> bool:
         """Wait until no goal callback is running; False if one still is at the end."""
-        deadline = time.monotonic() + timeout_s
-        while self._goals and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return not self._goals
-
-    def _count_goal(self, delta: int) -> None:
-        with self._goals_lock:
-            self._goals += delta
+        return self._goals.wait_idle(timeout_s)
 
     # ----- the goal --------------------------------------------------------------------------
     def _execute(self, goal_handle: Any) -> Any:
-        self._count_goal(1)
-        try:
+        with self._goals:
             return self._execute_counted(goal_handle)
-        finally:
-            self._count_goal(-1)
 
     def _execute_counted(self, goal_handle: Any) -> Any:
         started = time.monotonic()

@@ -9,8 +9,6 @@ with ``autostart`` (default) the node does both itself.
 from __future__ import annotations
 
 import dataclasses
-import threading
-import time
 from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -54,7 +52,7 @@ from roborefer_ros.ros.params import (
     read_config,
     read_node_config,
 )
-from roborefer_ros.ros.spin_thread import SpinThread
+from roborefer_ros.ros.spin_thread import InFlight, SpinThread
 from roborefer_ros.ros.tf import make_transform_listener
 from roborefer_ros.ros.visualization import outcome_markers
 from roborefer_ros.srv import RefPoint
@@ -87,8 +85,7 @@ class ReferNode(LifecycleNode):
         self.referrer: Referrer | None = None
         self._active = False
         self._stopping = False  # begin_shutdown was called: answer CANCELED, publish nothing
-        self._calls = 0  # request callbacks running (service and action)
-        self._calls_lock = threading.Lock()
+        self._calls = InFlight()  # request callbacks running (service and action)
         self._sync: FrameSync[bytes, bytes, bytes] | None = None
         self._gate: AdmissionGate | None = None
         self._tf: Any = None
@@ -262,42 +259,30 @@ class ReferNode(LifecycleNode):
         """Stop serving while the executor still runs: new requests and those in flight end
         with CANCELED "node shutting down" (closing the backend wakes a model call at once)."""
         self._stopping = True
-        self.get_logger().info(f"shutting down: ending {self._calls} request(s) in flight")
+        self.get_logger().info(f"shutting down: ending {self._calls.count} request(s) in flight")
         if self.referrer is not None:
             self.referrer.backend.close()
 
     def wait_idle(self, timeout_s: float) -> bool:
         """Wait until no request callback is running; False if some still are at the end."""
-        deadline = time.monotonic() + timeout_s
-        while self._calls and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return not self._calls
-
-    def _count_call(self, delta: int) -> None:
-        with self._calls_lock:
-            self._calls += delta
+        return self._calls.wait_idle(timeout_s)
 
     # ----- requests --------------------------------------------------------------------------
     def _on_refpoint(self, request: Any, response: Any) -> Any:
-        self._count_call(1)
-        try:
-            outcome = self._serve(request, on_stage=None)
-            return fill_result(response, outcome)
-        except Exception as err:  # never let anything reach the executor
-            self.get_logger().error(f"RefPoint failed unexpectedly: {err!r}")
-            response = RefPoint.Response()  # fresh: nothing half-filled goes with a failure
-            response.success, response.status = False, int(Status.INTERNAL_ERROR)
-            response.message = f"{type(err).__name__}: {err}"
-            return response
-        finally:
-            self._count_call(-1)
+        with self._calls:
+            try:
+                outcome = self._serve(request, on_stage=None)
+                return fill_result(response, outcome)
+            except Exception as err:  # never let anything reach the executor
+                self.get_logger().error(f"RefPoint failed unexpectedly: {err!r}")
+                response = RefPoint.Response()  # fresh: nothing half-filled goes with a failure
+                response.success, response.status = False, int(Status.INTERNAL_ERROR)
+                response.message = f"{type(err).__name__}: {err}"
+                return response
 
     def _on_refer_goal(self, goal_handle: Any) -> Any:
-        self._count_call(1)
-        try:
+        with self._calls:
             return self._run_goal(goal_handle)
-        finally:
-            self._count_call(-1)
 
     def _run_goal(self, goal_handle: Any) -> Any:
         result = Refer.Result()

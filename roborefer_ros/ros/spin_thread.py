@@ -63,6 +63,34 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _SEND_GRACE_S = 0.3
 
 
+class InFlight:
+    """Callbacks running now (``with in_flight:`` around each), so a stopping node can wait
+    for their answers (``Drains.wait_idle``)."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> None:
+        with self._lock:
+            self._count += 1
+
+    def __exit__(self, *_exc: object) -> None:
+        with self._lock:
+            self._count -= 1
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        """Wait until none is running; False if some still are at the end."""
+        deadline = time.monotonic() + timeout_s
+        while self._count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return not self._count
+
+
 @runtime_checkable
 class Drains(Protocol):
     """A node that can end its requests in flight before the process goes (``ReferNode``)."""

@@ -368,16 +368,13 @@ def test_the_node_process_serves_a_dry_run_and_exits_cleanly(tmp_path, graph: Gr
     assert code == 0, node.log()
 
 
-def test_sigint_during_a_goal_answers_it_canceled_and_exits_cleanly(
-    tmp_path, graph: GraphClient
-) -> None:
-    """A goal waits for a refer service that is not there (30 s allowed); SIGINT ends it with
-    CANCELED "node shutting down" (ABORTED: nobody asked to cancel), the process exits 0 at once
-    and logs no traceback. Before, rclpy's own handler tore the context down: no answer."""
-    node = NodeProcess(
+def _node_without_a_refer_service(tmp_path: Any, name: str) -> NodeProcess:
+    """pick_place_node as a process whose goals wait up to 30 s for a refer service that is not
+    there: a goal stays in flight until it is cancelled or the node stops."""
+    return NodeProcess(
         "roborefer_ros.ros.pick_place_node",
         refer_node_args(
-            "pick_place_stop",
+            name,
             {
                 "manipulation_backend": "none",
                 "refer_service": "/no_such_refer_node/refer",
@@ -385,8 +382,17 @@ def test_sigint_during_a_goal_answers_it_canceled_and_exits_cleanly(
             },
         ),
         int(os.environ["ROS_DOMAIN_ID"]),
-        tmp_path / "pick_place_stop.log",
+        tmp_path / f"{name}.log",
     )
+
+
+def test_sigint_during_a_goal_answers_it_canceled_and_exits_cleanly(
+    tmp_path, graph: GraphClient
+) -> None:
+    """A goal waits for a refer service that is not there (30 s allowed); SIGINT ends it with
+    CANCELED "node shutting down" (ABORTED: nobody asked to cancel), the process exits 0 at once
+    and logs no traceback. Before, rclpy's own handler tore the context down: no answer."""
+    node = _node_without_a_refer_service(tmp_path, "pick_place_stop")
     try:
         client = ActionClient(graph.node, PickPlace, "/pick_place_stop/pick_place")
         assert client.wait_for_server(timeout_sec=20), node.log()
@@ -424,19 +430,7 @@ def test_sigint_during_a_goal_answers_it_canceled_and_exits_cleanly(
 def test_a_cancel_is_honoured_while_the_refer_service_is_awaited(
     tmp_path, graph: GraphClient
 ) -> None:
-    node = NodeProcess(
-        "roborefer_ros.ros.pick_place_node",
-        refer_node_args(
-            "pick_place_wait",
-            {
-                "manipulation_backend": "none",
-                "refer_service": "/no_such_refer_node/refer",
-                "refer_wait_s": 30.0,
-            },
-        ),
-        int(os.environ["ROS_DOMAIN_ID"]),
-        tmp_path / "pick_place_wait.log",
-    )
+    node = _node_without_a_refer_service(tmp_path, "pick_place_wait")
     try:
         client = ActionClient(graph.node, PickPlace, "/pick_place_wait/pick_place")
         assert client.wait_for_server(timeout_sec=20), node.log()
