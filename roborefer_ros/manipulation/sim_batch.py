@@ -1,11 +1,12 @@
 """``python -m roborefer_ros.manipulation.sim_batch --robot ur5e --seeds 0-49 [--json]``.
 
 Runs one pick-and-place episode per seed (``sim_episode.run_episode``, ground-truth targets)
-and reports the success rate with every failure classified. A seed whose scene offers no
-graspable pick is reported as ``no_task`` and left out of the rate (it measures the scene
-generator, not the manipulation). With ``--json`` the last line is one JSON object: ``episodes``,
-``successes``, ``success_rate``, ``failures`` (class -> seeds), ``no_task``, ``place_error_m``
-and ``timings`` summaries, and ``results`` (one object per episode).
+and reports the success rate with every failure classified. A seed's scene is redrawn while
+it offers the robot no task (``sim_episode.build_episode_scene``); a seed for which no draw
+does (``MAX_SCENE_DRAWS``) is reported as ``no_task`` and left out of the rate (it measures the
+scene generator, not the manipulation). With ``--json`` the last line is one JSON object:
+``episodes``, ``successes``, ``success_rate``, ``failures`` (class -> seeds), ``no_task``,
+``place_error_m`` and ``timings`` summaries, and ``results`` (one object per episode).
 """
 
 from __future__ import annotations

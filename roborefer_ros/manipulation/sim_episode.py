@@ -36,8 +36,8 @@ from roborefer_ros.manipulation.grasp_planner import (
     PlanRequest,
     plan_pick_place,
 )
-from roborefer_ros.manipulation.sim_g1 import SimG1Backend
-from roborefer_ros.manipulation.sim_ur5e import SimFault, SimUR5eBackend, SimUR5eOptions
+from roborefer_ros.manipulation.sim_backend import make_sim_backend
+from roborefer_ros.manipulation.sim_ur5e import SimFault, SimUR5eBackend
 from roborefer_ros.manipulation.steps import ExecutionStatus, Stage, Step, StepKind, StepPlan
 from roborefer_ros.sim import (
     BASE_FRAME,
@@ -413,7 +413,7 @@ def run_episode(
     place_prompt: str | None = None,
     plan_builder: PlanBuilder = grasp_plan,
     tolerance_m: float = DEFAULT_TOLERANCE_M,
-    options: SimUR5eOptions | None = None,
+    realtime: bool = False,
     frame_sink: FrameSink | None = None,
     cancelled: Callable[[], bool] | None = None,
 ) -> EpisodeResult:
@@ -440,7 +440,7 @@ def run_episode(
         clock.lap("referring")
         if frame_sink is not None:
             frame_sink("start", frame)
-        return _Episode(scene, task, options, frame_sink, clock).run(
+        return _Episode(scene, task, realtime, frame_sink, clock).run(
             plan_builder, tolerance_m, cancelled
         )
 
@@ -452,7 +452,7 @@ class _Episode:
         self,
         scene: SimScene,
         task: EpisodeTask,
-        options: SimUR5eOptions | None,
+        realtime: bool,
         frame_sink: FrameSink | None,
         clock: _Clock,
     ) -> None:
@@ -460,11 +460,8 @@ class _Episode:
         self.scene = scene
         self.task = task
         self.obj = scene.spec.objects[task.pick.target_index]
-        self.backend: SimUR5eBackend = (
-            SimG1Backend(scene, options)
-            if scene.robot_name == "g1"
-            else SimUR5eBackend(scene, options)
-        )
+        # the robot's own option defaults (the G1's differ), as the sim node gets them
+        self.backend: SimUR5eBackend = make_sim_backend(scene, realtime=realtime)
         self.frame_sink = frame_sink
         self.clock = clock
         self.grasped: str | None = None

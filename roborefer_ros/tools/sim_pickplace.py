@@ -32,7 +32,6 @@ from roborefer_ros.manipulation.sim_episode import (
     run_episode,
 )
 from roborefer_ros.manipulation.sim_live import KeyFrameWriter
-from roborefer_ros.manipulation.sim_ur5e import SimUR5eOptions
 from roborefer_ros.sim import SimError
 from roborefer_ros.tools.backend_flags import add_backend_arguments, backend_options_from_args
 
@@ -100,7 +99,7 @@ def _in_process(args: argparse.Namespace) -> int:
             pick_prompt=args.pick,
             place_prompt=args.place,
             tolerance_m=args.tolerance,
-            options=SimUR5eOptions(realtime=args.realtime),
+            realtime=args.realtime,
             frame_sink=writer,
         )
     except (EpisodeError, SimError) as err:

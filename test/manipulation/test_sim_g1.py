@@ -136,3 +136,17 @@ def test_episode_plans_with_the_real_grasp_planner(monkeypatch: pytest.MonkeyPat
     assert len(planned) == 1 and executed == planned
     assert sim_episode.GRASP_CONFIGS["g1"].style is GraspStyle.FRONTAL
     assert not hasattr(sim_episode, "top_down_plan")
+
+
+def test_the_cli_in_process_runs_the_g1_with_its_own_options(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The CLI's --in-process path once gave the G1 the UR5e's options (2 cm slip tolerance
+    instead of the G1's 3.5 cm): seed 27 succeeded in the batch and failed in the CLI."""
+    import json
+
+    from roborefer_ros.tools.sim_pickplace import main
+
+    assert main(["--robot", "g1", "--seed", str(SEED), "--in-process", "--json"]) == 0
+    last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert last["success"] is True, last["message"]
