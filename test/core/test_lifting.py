@@ -332,3 +332,28 @@ def test_model_pixel_scales_per_axis_like_the_scaled_camera() -> None:
 def test_model_size_must_be_positive() -> None:
     with pytest.raises(ValueError, match="model_size"):
         image_pixel_from_model_pixel(1.0, 1.0, (0, 10), (100, 100))
+
+
+def test_a_plane_seen_near_grazing_does_not_beat_the_support() -> None:
+    """Two planes pass through the anchor: the support (seen at ~48 deg, like the table from the
+    G1's head camera) and one that nearly contains the viewing rays, holding more points (in a
+    depth image such a plane collects the points of several surfaces along an edge). With the
+    viewing ray the support wins; without it, the grazing plane would."""
+    from roborefer_ros.core.lifting import _fit_plane
+
+    rng = np.random.default_rng(4)
+    anchor = np.array([0.0, 0.0, 0.5])
+    ray = anchor / np.linalg.norm(anchor)
+    xs, ys = rng.uniform(-0.05, 0.05, 60), rng.uniform(-0.05, 0.05, 60)
+    support = np.column_stack((xs, ys, 0.5 + 0.9 * ys))  # normal ~(0, -0.67, 0.74)
+    xg, zg = rng.uniform(-0.05, 0.05, 100), rng.uniform(0.45, 0.55, 100)
+    grazing = np.column_stack((xg, 0.05 * (zg - 0.5), zg))  # contains rays within ~3 deg
+    points = np.vstack((support, grazing))
+    weights = np.ones(points.shape[0])
+    support_normal = np.array([0.0, -0.9, 1.0]) / math.hypot(0.9, 1.0)
+
+    normal, _, inliers = _fit_plane(points, weights, 0.003, anchor, ray)
+    assert abs(float(normal @ support_normal)) > 0.999
+    assert inliers[:60].all()
+    unfiltered, _, _ = _fit_plane(points, weights, 0.003, anchor)
+    assert abs(float(unfiltered @ support_normal)) < 0.9  # the mechanism the ray guards against
