@@ -30,7 +30,12 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.serialization import deserialize_message
 
 from roborefer_ros.manipulation.backend_context import BackendContext
-from roborefer_ros.manipulation.g1_arm_sdk import NUM_MOTORS, ArmCommand, LowStateSample
+from roborefer_ros.manipulation.g1_arm_sdk import (
+    NUM_MOTORS,
+    ArmCommand,
+    LowStateSample,
+    MotorCommand,
+)
 from roborefer_ros.manipulation.g1_bridge import G1Bridge
 from roborefer_ros.manipulation.g1_crc import lowcmd_crc
 from roborefer_ros.manipulation.g1_hands import HandCommand, load_hand_limits
@@ -60,18 +65,23 @@ COMMAND_QOS = QoSProfile(
 UNAVAILABLE_NO_MSGS = "unavailable: unitree_hg not installed"
 
 
+def fill_motor_cmd(out: Any, motor: MotorCommand) -> Any:
+    """Copy one ``MotorCommand`` into a ``unitree_hg/MotorCmd`` (arm slots and Dex3 alike)."""
+    out.mode = motor.mode
+    out.q = float(motor.q)
+    out.dq = float(motor.dq)
+    out.tau = float(motor.tau)
+    out.kp = float(motor.kp)
+    out.kd = float(motor.kd)
+    return out
+
+
 def fill_low_cmd(msg: Any, command: ArmCommand, fill_crc: bool) -> Any:
     """Copy an ``ArmCommand`` into a ``unitree_hg/LowCmd`` (35 motor slots)."""
     msg.mode_pr = command.mode_pr
     msg.mode_machine = command.mode_machine
     for slot, motor in enumerate(command.motors):
-        out = msg.motor_cmd[slot]
-        out.mode = motor.mode
-        out.q = float(motor.q)
-        out.dq = float(motor.dq)
-        out.tau = float(motor.tau)
-        out.kp = float(motor.kp)
-        out.kd = float(motor.kd)
+        fill_motor_cmd(msg.motor_cmd[slot], motor)
     msg.crc = lowcmd_crc(command) if fill_crc else 0
     return msg
 
@@ -155,17 +165,7 @@ class RosG1Io:
 
     def send_hand(self, command: HandCommand) -> None:
         msg = self._msgs.HandCmd()
-        motors = []
-        for motor in command.motors:
-            out = self._msgs.MotorCmd()
-            out.mode = motor.mode
-            out.q = float(motor.q)
-            out.dq = float(motor.dq)
-            out.tau = float(motor.tau)
-            out.kp = float(motor.kp)
-            out.kd = float(motor.kd)
-            motors.append(out)
-        msg.motor_cmd = motors
+        msg.motor_cmd = [fill_motor_cmd(self._msgs.MotorCmd(), m) for m in command.motors]
         self.hand_pubs[command.side].publish(msg)
 
     def now_s(self) -> float:

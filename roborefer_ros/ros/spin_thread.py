@@ -39,14 +39,19 @@ class SpinThread:
 
 
 def spin_until_shutdown(node: Node, num_threads: int) -> int:
-    """Spin a node on a multi-threaded executor until Ctrl-C / shutdown; clean up; exit code 0.
+    """Spin a node until Ctrl-C / shutdown; clean up; exit code 0.
 
-    The main loop of every roborefer node executable (rclpy.init done by the caller).
+    The main loop of a node executable (rclpy.init done by the caller). ``num_threads`` 1: a
+    single-threaded executor (rclpy's multi-threaded one busy-loops under steady input).
     """
     import rclpy
     from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 
-    executor = MultiThreadedExecutor(num_threads=num_threads)
+    executor: Any = (
+        SingleThreadedExecutor()
+        if num_threads <= 1
+        else MultiThreadedExecutor(num_threads=num_threads)
+    )
     executor.add_node(node)
     try:
         executor.spin()

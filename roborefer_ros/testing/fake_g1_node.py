@@ -17,11 +17,11 @@ import time
 from typing import Any
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from roborefer_ros.manipulation.g1_arm_sdk import NUM_MOTORS, ArmCommand, MotorCommand
+from roborefer_ros.ros.spin_thread import spin_until_shutdown
 from roborefer_ros.testing.fake_g1 import FakeG1
 
 QOS = QoSProfile(depth=10, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE)
@@ -54,6 +54,11 @@ class FakeG1Node(Node):
         self.get_logger().info(
             f"fake G1 up: /lowstate at {rate_hz} Hz, mode_machine {mode_machine}"
         )
+
+    def destroy_node(self) -> None:
+        self.running = False
+        self.publisher_thread.join(timeout=1.0)
+        super().destroy_node()
 
     def _on_command(self, msg: Any) -> None:
         motors = tuple(
@@ -99,18 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     args, ros_args = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
     rclpy.init(args=[sys.argv[0], *ros_args])
     node = FakeG1Node(args.rate_hz, args.stale_after_s, args.mode_machine)
-    executor = SingleThreadedExecutor()  # rclpy's multi-threaded one busy-loops at 50 Hz input
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.running = False
-        executor.shutdown(timeout_sec=1.0)
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    # single-threaded: rclpy's multi-threaded executor busy-loops at 50 Hz input
+    return spin_until_shutdown(node, num_threads=1)
 
 
 if __name__ == "__main__":
