@@ -112,6 +112,19 @@ class GraphClient:
             time.sleep(0.002)
         return future.result()
 
+    def call_until_success(
+        self, client: Any, request: Any, deadline_s: float, timeout_s: float = 15.0
+    ) -> Any:
+        """Call again (0.3 s apart) while the answer is not a success, for up to ``deadline_s``
+        (a freshly started graph: the first frame or transform is still on its way); the last
+        response."""
+        deadline = time.monotonic() + deadline_s
+        response = self.call(client, request, timeout_s)
+        while not response.success and time.monotonic() < deadline:
+            time.sleep(0.3)
+            response = self.call(client, request, timeout_s)
+        return response
+
     def wait_for_service(self, client: Any, timeout_s: float = 20.0) -> None:
         if not client.wait_for_service(timeout_sec=timeout_s):
             raise TimeoutError(f"service {client.srv_name} did not appear within {timeout_s} s")

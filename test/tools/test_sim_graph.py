@@ -40,16 +40,16 @@ def test_sim_launch_resolves_to_three_nodes_on_the_camera_namespace() -> None:
     assert "manipulation_backend:=sim" in pick.argv
 
 
-@pytest.mark.graph
-def test_live_episode_succeeds_with_the_ground_truth_backend(tmp_path: Path) -> None:
+def _run_live_episode(tmp_path: Path, *args: str) -> tuple[dict[str, Any], str, float]:
+    """``roborefer-sim-pickplace ARGS --json`` as a process: (its last JSON line, the tail of the
+    nodes' log, wall seconds), after checking it exited 0 with a successful episode."""
     started = time.monotonic()
     run = subprocess.run(
         [
             sys.executable,
             "-m",
             "roborefer_ros.tools.sim_pickplace",
-            "--seed",
-            str(EPISODE_SEED),
+            *args,
             "--json",
             "--log",
             str(tmp_path / "nodes.log"),
@@ -66,6 +66,12 @@ def test_live_episode_succeeds_with_the_ground_truth_backend(tmp_path: Path) -> 
     last = json.loads(run.stdout.strip().splitlines()[-1])
     assert {"success", "object", "place_error_m", "status"} <= set(last)
     assert last["success"] is True and last["status"] == "succeeded"
+    return last, log, wall_s
+
+
+@pytest.mark.graph
+def test_live_episode_succeeds_with_the_ground_truth_backend(tmp_path: Path) -> None:
+    last, log, wall_s = _run_live_episode(tmp_path, "--seed", str(EPISODE_SEED))
     assert last["object"] == "obj4_box" and last["place_error_m"] < 0.05
     assert last["camera_rate_hz_moving"] > 0.5
     assert wall_s < 60.0, last["timings"]
@@ -108,32 +114,7 @@ def test_the_g1_graph_plans_frontally_in_torso_link(tmp_path: Path) -> None:
 
 @pytest.mark.graph
 def test_live_g1_episode_succeeds_with_the_ground_truth_backend(tmp_path: Path) -> None:
-    started = time.monotonic()
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "roborefer_ros.tools.sim_pickplace",
-            "--robot",
-            "g1",
-            "--seed",
-            str(G1_SEED),
-            "--json",
-            "--log",
-            str(tmp_path / "nodes.log"),
-        ],
-        env=ros_env(int(os.environ["ROS_DOMAIN_ID"])),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-    )
-    wall_s = time.monotonic() - started
-    log = (tmp_path / "nodes.log").read_text()[-4000:]
-    assert run.returncode == 0, (run.stdout[-2000:], run.stderr[-2000:], log)
-    last = json.loads(run.stdout.strip().splitlines()[-1])
-    assert {"success", "object", "place_error_m", "status"} <= set(last)
-    assert last["success"] is True and last["status"] == "succeeded"
+    last, log, wall_s = _run_live_episode(tmp_path, "--robot", "g1", "--seed", str(G1_SEED))
     assert last["object"] == "obj4_cup" and last["place_error_m"] < 0.05
     assert wall_s < 60.0, last["timings"]
     assert "in torso_link" in log  # the refer node answered in the G1's plan frame
@@ -153,11 +134,7 @@ def test_sim_launch_answers_then_ctrl_c_stops_everything_cleanly(tmp_path: Path)
         client: Any = graph.node.create_client(RefPoint, "/refer_node/refer")
         graph.wait_for_service(client, 30.0)
         request = RefPoint.Request(prompt=query["prompt"], mode=RefPoint.Request.MODE_LOCATE)
-        deadline = time.monotonic() + 30.0
-        response = graph.call(client, request, timeout_s=15.0)
-        while not response.success and time.monotonic() < deadline:
-            time.sleep(0.3)  # the first frame is on its way
-            response = graph.call(client, request, timeout_s=15.0)
+        response = graph.call_until_success(client, request, deadline_s=30.0)
         assert response.success, (response.message, log.read_text()[-3000:])
         point = response.points[0].pose.pose.position
         error = sum(
@@ -196,11 +173,7 @@ def test_sim_launch_robot_g1_answers_in_torso_link(tmp_path: Path) -> None:
         client: Any = graph.node.create_client(RefPoint, "/refer_node/refer")
         graph.wait_for_service(client, 30.0)
         request = RefPoint.Request(prompt=query["prompt"], mode=RefPoint.Request.MODE_LOCATE)
-        deadline = time.monotonic() + 30.0
-        response = graph.call(client, request, timeout_s=15.0)
-        while not response.success and time.monotonic() < deadline:
-            time.sleep(0.3)  # the first frame (and torso_link on /tf_static) is on its way
-            response = graph.call(client, request, timeout_s=15.0)
+        response = graph.call_until_success(client, request, deadline_s=30.0)
         assert response.success, (response.message, log.read_text()[-3000:])
         assert response.points[0].pose.header.frame_id == "torso_link"
         point = response.points[0].pose.pose.position
