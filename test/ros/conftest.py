@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import rclpy
+from rclpy.context import Context
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.node import Node
 from roborefer_ros.srv import RefPoint
 
 from roborefer_ros.backends.parsers import format_roborefer_answer
@@ -17,6 +23,34 @@ from roborefer_ros.core.status import Status
 from roborefer_ros.ros.conversions import time_msg
 from roborefer_ros.testing.graph import GraphClient, NodeProcess, ScenePublisher, refer_node_args
 from roborefer_ros.testing.scene import SyntheticScene
+
+
+@contextlib.contextmanager
+def spinning(context: Context, *nodes: Node) -> Iterator[threading.Thread]:
+    """The nodes (in ``context``, rclpy.init done) on a 4-thread executor in a thread; on exit
+    the executor, the nodes and the context are shut down."""
+    executor = MultiThreadedExecutor(num_threads=4, context=context)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    try:
+        for node in nodes:
+            executor.add_node(node)
+        spinner.start()
+        yield spinner
+    finally:
+        executor.shutdown(timeout_sec=2.0)
+        for node in nodes:
+            node.destroy_node()
+        rclpy.shutdown(context=context)
+        spinner.join(timeout=5.0)
+
+
+def wait_future(future: object, timeout_s: float) -> object:
+    """The future's result, polled (the executor runs elsewhere); fails after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not future.done():  # type: ignore[attr-defined]
+        assert time.monotonic() < deadline, f"no answer within {timeout_s} s"
+        time.sleep(0.005)
+    return future.result()  # type: ignore[attr-defined]
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ node is needed; the RefPoint stage is injected into the node's own ``_refer_poin
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +20,6 @@ from geometry_msgs.msg import PoseStamped
 from rclpy.action.client import ActionClient
 from rclpy.action.server import ServerGoalHandle
 from rclpy.context import Context
-from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from roborefer_ros.action import PickPlace
 
@@ -30,6 +28,7 @@ import roborefer_ros.ros.pick_place_node
 from roborefer_ros.manipulation.errors import PickPlaceStatus
 from roborefer_ros.ros.pick_place_node import PickPlaceNode
 from test.manipulation.fakes import RecordingBackend
+from test.ros.conftest import spinning, wait_future
 
 pytestmark = pytest.mark.graph
 TIMEOUT_S = 15.0
@@ -64,37 +63,22 @@ def _pick_pose() -> PoseStamped:
 
 
 def _wait(future: Any, timeout_s: float = TIMEOUT_S) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while not future.done():
-        assert time.monotonic() < deadline, f"no answer within {timeout_s} s"
-        time.sleep(0.005)
-    return future.result()
+    return wait_future(future, timeout_s)
 
 
 @pytest.fixture(scope="module")
 def inproc() -> Iterator[InProcess]:
     context = Context()
     rclpy.init(context=context)
-    executor = MultiThreadedExecutor(num_threads=4, context=context)
     backend = RecordingBackend()
     node = PickPlaceNode("inject_pick_place", namespace="/inject", backend=backend, context=context)
     client_node = Node("inject_pick_place_client", context=context)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    try:
-        executor.add_node(node)
-        executor.add_node(client_node)
-        spinner.start()
+    with spinning(context, node, client_node) as spinner:
         client: Any = ActionClient(client_node, PickPlace, "/inject/inject_pick_place/pick_place")
         assert client.wait_for_server(timeout_sec=10)
         rig = InProcess(node, backend, client, spinner)
         rig.send_good()
         yield rig
-    finally:
-        executor.shutdown(timeout_sec=2.0)
-        node.destroy_node()
-        client_node.destroy_node()
-        rclpy.shutdown(context=context)
-        spinner.join(timeout=5.0)
 
 
 def _raise(*_args: Any, **_kwargs: Any) -> Any:

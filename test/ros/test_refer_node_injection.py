@@ -20,7 +20,6 @@ import pytest
 import rclpy
 from rclpy.action.client import ActionClient
 from rclpy.context import Context
-from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.serialization import serialize_message
@@ -39,7 +38,7 @@ from roborefer_ros.core.tf_buffer import StampedTransform
 from roborefer_ros.ros.conversions import depth_to_image, rgb_to_image, time_msg
 from roborefer_ros.ros.refer_node import ReferNode
 from roborefer_ros.testing.scene import depth_to_16uc1
-from test.ros.conftest import GOOD, SCENE
+from test.ros.conftest import GOOD, SCENE, spinning, wait_future
 
 pytestmark = pytest.mark.graph
 CALL_TIMEOUT_S = 10.0
@@ -95,11 +94,7 @@ def _camera_info(header: Header) -> CameraInfo:
 
 
 def _wait(future: Any, timeout_s: float = CALL_TIMEOUT_S) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while not future.done():
-        assert time.monotonic() < deadline, f"no answer within {timeout_s} s"
-        time.sleep(0.005)
-    return future.result()
+    return wait_future(future, timeout_s)
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +103,6 @@ def inproc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcess]:
     answers.write_text(json.dumps({"answers": [{"prompt": "the red box", "answer": GOOD}]}))
     context = Context()
     rclpy.init(context=context)
-    executor = MultiThreadedExecutor(num_threads=4, context=context)
     overrides = [
         Parameter("backend", value="recorded"),
         Parameter("answers_file", value=str(answers)),
@@ -121,8 +115,7 @@ def inproc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcess]:
         "inject_refer_node", namespace="/inject", context=context, parameter_overrides=overrides
     )
     client_node = Node("inject_client", context=context)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    try:
+    with spinning(context, node, client_node) as spinner:
         assert node._active, "the node did not activate"
         node._tf.buffer.set_transform(
             StampedTransform(
@@ -131,9 +124,6 @@ def inproc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcess]:
             authority="test",
             is_static=True,
         )
-        executor.add_node(node)
-        executor.add_node(client_node)
-        spinner.start()
         client: Any = client_node.create_client(RefPoint, "/inject/inject_refer_node/refer")
         assert client.wait_for_service(timeout_sec=10)
         actions: Any = ActionClient(client_node, Refer, "/inject/inject_refer_node/refer_action")
@@ -141,12 +131,6 @@ def inproc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcess]:
         rig = InProcess(node, client, actions, spinner)
         rig.ask_good()
         yield rig
-    finally:
-        executor.shutdown(timeout_sec=2.0)
-        node.destroy_node()
-        client_node.destroy_node()
-        rclpy.shutdown(context=context)
-        spinner.join(timeout=5.0)
 
 
 def _raise(*_args: Any, **_kwargs: Any) -> Any:
