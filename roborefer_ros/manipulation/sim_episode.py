@@ -306,9 +306,25 @@ def draw_task(scene: SimScene, queries: list[GeneratedQuery]) -> EpisodeTask:
 MAX_SCENE_DRAWS = 25
 
 
+@dataclass
+class EpisodeScene:
+    """An episode's built scene with its first frame and the queries generated on it (what the
+    task is drawn or resolved from); closes the scene as a context manager."""
+
+    scene: SimScene
+    first_frame: RenderedFrame
+    queries: list[GeneratedQuery]
+
+    def __enter__(self) -> EpisodeScene:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.scene.close()
+
+
 def build_episode_scene(
     seed: int, robot: str = "ur5e", *, width: int = 640, height: int = 480
-) -> SimScene:
+) -> EpisodeScene:
     """The dynamic scene of episode ``seed``: the seed's scene (draw 0) when it offers the robot
     a task (``draw_task``), else the first further draw of the same seed that does. Scenes with
     nothing the robot's hand can take (only plates, cakes, wide apples; for the G1 also no clear
@@ -320,13 +336,15 @@ def build_episode_scene(
         scene = build_scene(
             seed, robot, width=width, height=height, dynamic_objects=True, draw=draw
         )
+        frame = scene.render(0.0)
+        queries = episode_queries(scene, frame, seed)
         try:
-            draw_task(scene, episode_queries(scene, scene.render(0.0), seed))
+            draw_task(scene, queries)
         except EpisodeError as err:
             scene.close()
             why = str(err)
             continue
-        return scene
+        return EpisodeScene(scene, frame, queries)
     raise EpisodeError(f"{MAX_SCENE_DRAWS} draws of seed {seed} offer no task; the last: {why}")
 
 
@@ -429,10 +447,9 @@ def run_episode(
     if not (math.isfinite(tolerance_m) and tolerance_m > 0):
         raise EpisodeError(f"tolerance_m must be positive, got {tolerance_m!r}")
     clock = _Clock()
-    with build_episode_scene(seed, robot) as scene:
+    with build_episode_scene(seed, robot) as built:
+        scene, frame, queries = built.scene, built.first_frame, built.queries
         clock.lap("build")
-        frame = scene.render(0.0)
-        queries = episode_queries(scene, frame, seed)
         if pick_prompt is not None and place_prompt is not None:
             task = resolve_task(queries, pick_prompt, place_prompt)
         else:

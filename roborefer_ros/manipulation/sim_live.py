@@ -112,7 +112,7 @@ def build_live_scene(
 ) -> SimScene:
     """The scene a SimWorld runs: the episode scene of ``seed`` (``build_episode_scene``, free
     objects under gravity); SimError for an unknown robot or a seed without a task."""
-    return build_episode_scene(seed, robot, width=width, height=height)
+    return build_episode_scene(seed, robot, width=width, height=height).scene
 
 
 def scene_queries(scene: SimScene, seed: int) -> list[GeneratedQuery]:

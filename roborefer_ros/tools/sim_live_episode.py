@@ -31,13 +31,14 @@ from roborefer_ros.manipulation.sim_episode import (
     GRASP_CONFIGS,
     PLAN_FRAMES,
     EpisodeTask,
+    build_episode_scene,
     draw_task,
     object_extents_m,
     plan_frame_of,
     resolve_task,
     yaw_of,
 )
-from roborefer_ros.manipulation.sim_live import build_live_scene, referring_of, scene_queries
+from roborefer_ros.manipulation.sim_live import referring_of
 from roborefer_ros.sim import ObjectKind, ObjectSpec
 from roborefer_ros.tools.launcher import Launcher, ProcessSpec, ros_arguments
 
@@ -111,8 +112,8 @@ class PreparedEpisode:
 
 def prepare(options: LiveOptions, work: Path) -> PreparedEpisode:
     """The task the options name (or one drawn from the scene) and what the goal says of it."""
-    with build_live_scene(options.seed, options.robot) as scene:
-        queries = scene_queries(scene, options.seed)
+    with build_episode_scene(options.seed, options.robot) as built:
+        scene, queries = built.scene, built.queries
         if options.pick_prompt is not None and options.place_prompt is not None:
             task = resolve_task(queries, options.pick_prompt, options.place_prompt)
         else:
