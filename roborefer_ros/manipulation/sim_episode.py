@@ -531,33 +531,14 @@ class _Episode:
         backend.hold(_REST_S)
         self._sink("end")
         pose = backend.object_pose(self.obj.name)
-        px, py, pz = self.task.place.point_base
-        error = math.hypot(pose.translation[0] - px, pose.translation[1] - py)
-        tilt = math.acos(max(-1.0, min(1.0, float(pose.rotation_matrix()[2, 2]))))
-        height = pose.translation[2] - (pz + self.obj.half_height_m)
         speed = backend.object_speed_m_s(self.obj.name)
         self.clock.lap("judge")
         status = ExecutionStatus.SUCCEEDED
+        verdict = judge_rest(self.obj, pose, self.task.place.point_base, tolerance_m, speed)
+        failure, message, error = verdict.failure, verdict.message, verdict.error_m
         if self.grasped != self.obj.name:
-            failure: FailureClass | None = FailureClass.WRONG_OBJECT
+            failure = FailureClass.WRONG_OBJECT
             message = f"the gripper took {self.grasped}, not {self.obj.name}"
-        elif (
-            (self.obj.kind is not ObjectKind.APPLE and tilt > _MAX_TILT_RAD)
-            or abs(height) > _REST_HEIGHT_TOL_M
-            or speed > _REST_SPEED_M_S
-        ):
-            failure = FailureClass.OBJECT_FELL
-            message = (
-                f"{self.obj.name} is not resting upright on the table: tilt "
-                f"{math.degrees(tilt):.0f} deg, {height * 1e3:+.0f} mm from the rest height, "
-                f"{speed:.2f} m/s"
-            )
-        elif error > tolerance_m:
-            failure = FailureClass.PLACED_OFF_TARGET
-            message = f"{self.obj.name} rests {error * 1e3:.0f} mm from the place point"
-        else:
-            failure = None
-            message = f"{self.obj.name} rests {error * 1e3:.0f} mm from the place point"
         return self._result(status, failure, message, error)
 
     def _on_step(self, index: int, step: Step) -> None:
@@ -623,6 +604,49 @@ class _Clock:
 def _vec3(values: object) -> Vec3:
     x, y, z = (float(v) for v in np.asarray(values, dtype=np.float64).reshape(3))
     return (x, y, z)
+
+
+@dataclass(frozen=True)
+class RestVerdict:
+    """Where the named object came to rest: ``failure`` None (placed), OBJECT_FELL or
+    PLACED_OFF_TARGET; ``error_m`` its centre's xy distance from the place point."""
+
+    failure: FailureClass | None
+    error_m: float
+    message: str
+
+
+def judge_rest(
+    obj: ObjectSpec,
+    pose: Transform,
+    place_point: Vec3,
+    tolerance_m: float,
+    speed_m_s: float | None = None,
+) -> RestVerdict:
+    """The episode's success rule (in-process and on the live graph): upright (apples may lie
+    any way round), at its resting height on the table, still (when the speed is known), and
+    its centre within ``tolerance_m`` (xy) of the place point. ``pose``: T_base_from_object."""
+    px, py, pz = place_point
+    error = math.hypot(pose.translation[0] - px, pose.translation[1] - py)
+    tilt = math.acos(max(-1.0, min(1.0, float(pose.rotation_matrix()[2, 2]))))
+    height = pose.translation[2] - (pz + obj.half_height_m)
+    moving = speed_m_s is not None and speed_m_s > _REST_SPEED_M_S
+    if (
+        (obj.kind is not ObjectKind.APPLE and tilt > _MAX_TILT_RAD)
+        or abs(height) > _REST_HEIGHT_TOL_M
+        or moving
+    ):
+        speed = "" if speed_m_s is None else f", {speed_m_s:.2f} m/s"
+        return RestVerdict(
+            FailureClass.OBJECT_FELL,
+            error,
+            f"{obj.name} is not resting upright on the table: tilt {math.degrees(tilt):.0f} deg, "
+            f"{height * 1e3:+.0f} mm from the rest height{speed}",
+        )
+    message = f"{obj.name} rests {error * 1e3:.0f} mm from the place point"
+    if error > tolerance_m:
+        return RestVerdict(FailureClass.PLACED_OFF_TARGET, error, message)
+    return RestVerdict(None, error, message)
 
 
 def plan_frame_of(scene: SimScene) -> tuple[str, Transform]:

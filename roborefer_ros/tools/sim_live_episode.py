@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import math
 import os
 import threading
 import time
@@ -33,13 +32,14 @@ from roborefer_ros.manipulation.sim_episode import (
     EpisodeTask,
     build_episode_scene,
     draw_task,
+    judge_rest,
     object_extents_m,
     plan_frame_of,
     resolve_task,
     yaw_of,
 )
 from roborefer_ros.manipulation.sim_live import referring_of
-from roborefer_ros.sim import ObjectKind, ObjectSpec
+from roborefer_ros.sim import ObjectSpec
 from roborefer_ros.tools.launcher import Launcher, ProcessSpec, ros_arguments
 
 JsonDict = dict[str, object]  # (named before LiveResult, whose field ``object`` shadows it)
@@ -48,8 +48,6 @@ CONFIG = Path(__file__).resolve().parents[2] / "config"
 ACTION = "/pick_place_node/pick_place"
 SIM_ACTION = "/sim_node/execute_steps"  # pick_place_node's sim_action
 REFER_SERVICE = "/refer_node/refer"
-_MAX_TILT_RAD = math.radians(25.0)
-_REST_HEIGHT_TOL_M = 0.02
 POSE_WAIT_S = 15.0  # beyond rest_s, for a TF stamped after the rest to arrive
 
 
@@ -418,19 +416,5 @@ def _judge(
             None,
             f"no TF of object/{obj.name} from sim_node stamped after the goal's end + rest",
         )
-    px, py, pz = task.place.point_base
-    error = math.hypot(pose.translation[0] - px, pose.translation[1] - py)
-    tilt = math.acos(max(-1.0, min(1.0, float(pose.rotation_matrix()[2, 2]))))
-    height = pose.translation[2] - (pz + obj.half_height_m)
-    if (obj.kind is not ObjectKind.APPLE and tilt > _MAX_TILT_RAD) or abs(
-        height
-    ) > _REST_HEIGHT_TOL_M:
-        return (
-            False,
-            error,
-            f"{obj.name} is not resting upright on the table: tilt {math.degrees(tilt):.0f} deg, "
-            f"{height * 1e3:+.0f} mm from the rest height",
-        )
-    if error > tolerance_m:
-        return False, error, f"{obj.name} rests {error * 1e3:.0f} mm from the place point"
-    return True, error, f"{obj.name} rests {error * 1e3:.0f} mm from the place point"
+    verdict = judge_rest(obj, pose, task.place.point_base, tolerance_m)
+    return verdict.failure is None, verdict.error_m, verdict.message

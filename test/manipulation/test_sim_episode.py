@@ -40,3 +40,34 @@ def test_a_scene_without_a_task_is_redrawn_until_one_offers_it() -> None:
         redrawn = scene.spec.objects
     with build_episode_scene(NO_TASK_SEED, "ur5e") as again:
         assert again.scene.spec.objects == redrawn  # deterministic: CLI, sim node and batch agree
+
+
+def test_one_rest_rule_for_in_process_and_live_episodes() -> None:
+    import math
+
+    from roborefer_ros.core.transforms import Transform
+    from roborefer_ros.manipulation.sim_episode import FailureClass, judge_rest
+    from roborefer_ros.sim import ObjectKind, ObjectSpec
+
+    box = ObjectSpec(
+        0, ObjectKind.BOX, "red", "small", (1, 0, 0, 1), (0.03, 0.02, 0.04), (0, 0, 0), 0
+    )
+    apple = ObjectSpec(
+        1, ObjectKind.APPLE, "red", "small", (1, 0, 0, 1), (0.03, 0.03, 0.03), (0, 0, 0), 0
+    )
+    place = (0.5, 0.1, 0.0)
+    tipped = (math.sin(math.pi / 4), 0.0, 0.0, math.cos(math.pi / 4))  # 90 deg about x
+
+    placed = judge_rest(box, Transform((0.51, 0.1, 0.04)), place, 0.05, speed_m_s=0.0)
+    assert placed.failure is None and placed.error_m == pytest.approx(0.01)
+    assert placed.message == "obj0_box rests 10 mm from the place point"
+    off = judge_rest(box, Transform((0.6, 0.1, 0.04)), place, 0.05)
+    assert off.failure is FailureClass.PLACED_OFF_TARGET
+    fell = judge_rest(box, Transform((0.5, 0.1, 0.04), tipped), place, 0.05, speed_m_s=0.0)
+    assert fell.failure is FailureClass.OBJECT_FELL and fell.message.endswith("0.00 m/s")
+    live = judge_rest(box, Transform((0.5, 0.1, 0.14)), place, 0.05)  # held 10 cm up
+    assert live.failure is FailureClass.OBJECT_FELL and live.message.endswith("rest height")
+    moving = judge_rest(box, Transform((0.5, 0.1, 0.04)), place, 0.05, speed_m_s=0.1)
+    assert moving.failure is FailureClass.OBJECT_FELL
+    rolled_over = judge_rest(apple, Transform((0.5, 0.1, 0.03), tipped), place, 0.05)
+    assert rolled_over.failure is None  # an apple may lie any way round
