@@ -21,7 +21,7 @@ demo: setup  ## the RefPoint path on a live graph, bundled synthetic data; write
 	$(PY) -m roborefer_ros.tools.demo --out out/demo
 
 bags: setup  ## regenerate the bundled bags in data/bags (deterministic)
-	$(PY) -m roborefer_ros.bags.make_bundled data/bags --force
+	$(PY) -m roborefer_ros.tools.make_bags data/bags --force
 
 bench: setup
 	$(PY) -m roborefer_ros.tools.bench_node

@@ -17,9 +17,9 @@ setup(
     install_requires=["numpy", "pyyaml", "pillow"],
     entry_points={
         "console_scripts": [
-            "roborefer-node = roborefer_ros.tools.node:main",
-            "roborefer-pick-place-node = roborefer_ros.ros.pick_place_node:main",
-            "roborefer-sim-node = roborefer_ros.ros.sim_node:main",
+            "roborefer-node = roborefer_ros.tools.refer_node:main",
+            "roborefer-pick-place-node = roborefer_ros.tools.pick_place_node:main",
+            "roborefer-sim-node = roborefer_ros.tools.sim_node:main",
             "roborefer-bench-node = roborefer_ros.tools.bench_node:main",
             "roborefer-demo = roborefer_ros.tools.demo:main",
             "roborefer-replay = roborefer_ros.tools.replay:main",

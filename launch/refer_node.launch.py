@@ -1,12 +1,18 @@
-"""Start refer_node against a camera namespace (RealSense layout by default).
+"""The refer node on a camera namespace (RealSense layout by default). Every launch file of the
+package starts the refer node through this one, so its block exists once.
 
     ros2 launch roborefer_ros refer_node.launch.py camera_ns:=/camera/camera \
-        params_file:=/path/to/refer_node.yaml target_frame:=base_link
+        model_url:=http://gpu-box:25547 target_frame:=base_link
+    ros2 launch roborefer_ros refer_node.launch.py params_file:=/path/to/refer_node.yaml
+
+Inline arguments (backend, model_url, target_frame, referring_file, use_sim_time) win over
+params_file and overlay_params_file, as ros2 launch applies them last.
 """
 
 from launch.actions import DeclareLaunchArgument
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 
 from launch import LaunchDescription
@@ -14,11 +20,19 @@ from launch import LaunchDescription
 
 def generate_launch_description() -> LaunchDescription:
     camera_ns = LaunchConfiguration("camera_ns")
-    default_params = PathJoinSubstitution(
-        [FindPackageShare("roborefer_ros"), "config", "refer_node.yaml"]
-    )
+    share = FindPackageShare("roborefer_ros")
     return LaunchDescription(
         [
+            DeclareLaunchArgument(
+                "params_file",
+                default_value=PathJoinSubstitution([share, "config", "refer_node.yaml"]),
+                description="The refer node's parameters (a section refer_node:)",
+            ),
+            DeclareLaunchArgument(
+                "overlay_params_file",
+                default_value=PathJoinSubstitution([share, "config", "no_overrides.yaml"]),
+                description="Parameters applied after params_file (site settings)",
+            ),
             DeclareLaunchArgument(
                 "camera_ns",
                 default_value="/camera/camera",
@@ -29,8 +43,26 @@ def generate_launch_description() -> LaunchDescription:
                 default_value="aligned_depth_to_color/image_raw",
                 description="Depth aligned to colour, relative to camera_ns",
             ),
-            DeclareLaunchArgument("params_file", default_value=default_params),
-            DeclareLaunchArgument("target_frame", default_value="base_link"),
+            DeclareLaunchArgument(
+                "backend",
+                default_value="roborefer_http",
+                description="Model backend (roborefer_http: the authors' RoboRefer server)",
+            ),
+            DeclareLaunchArgument(
+                "model_url",
+                default_value="http://127.0.0.1:25547",
+                description="roborefer_http backend: the RoboRefer server",
+            ),
+            DeclareLaunchArgument(
+                "target_frame",
+                default_value="base_link",
+                description="Frame of returned targets",
+            ),
+            DeclareLaunchArgument(
+                "referring_file",
+                default_value="",
+                description="ground_truth backend (test instrumentation): the queries' truth",
+            ),
             DeclareLaunchArgument("use_sim_time", default_value="false"),
             Node(
                 package="roborefer_ros",
@@ -39,8 +71,14 @@ def generate_launch_description() -> LaunchDescription:
                 output="screen",
                 parameters=[
                     LaunchConfiguration("params_file"),
+                    LaunchConfiguration("overlay_params_file"),
                     {
+                        "backend": LaunchConfiguration("backend"),
+                        "server_url": LaunchConfiguration("model_url"),
                         "target_frame": LaunchConfiguration("target_frame"),
+                        "referring_file": ParameterValue(
+                            LaunchConfiguration("referring_file"), value_type=str
+                        ),
                         "use_sim_time": LaunchConfiguration("use_sim_time"),
                     },
                 ],

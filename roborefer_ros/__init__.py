@@ -1,8 +1,9 @@
-"""roborefer_ros: act on spatial language with a pointing VLM, an aligned RGB-D camera and TF.
+"""Act on spatial language with a pointing VLM, an aligned RGB-D camera and TF.
 
-Layers (imports point down): ``core`` (ROS-free geometry, depth, TF math, sync, types) ->
-``backends`` (model clients and answer parsers, ROS-free) -> ``ros`` (rclpy adapters and nodes)
--> ``tools`` (console entry points).
+The folder tree is the architecture (docs/architecture.md has the generated module map): ``core``
+(ROS-free types and maths) -> ``backends`` (models and answer parsing) and ``manipulation`` (the
+robot-independent pick-and-place seam) -> ``sim`` (everything MuJoCo) -> ``bags`` / ``eval`` ->
+``ros`` (rclpy adapters, one folder per node) -> ``tools`` (every command-line entry point).
 
 The generated interfaces (``roborefer_ros.msg``, ``.srv``, ``.action``) are installed by CMake into
 site-packages, beside (not inside) this source tree; ``extend_path`` lets one import name span both.

@@ -157,8 +157,9 @@ def installed(colcon_build: ColconBuild) -> ColconBuild:
         "__init__.py",  # hand-written, installed over rosidl's empty one
         "pipeline.py",
         "core/status.py",
-        "ros/refer_node.py",
-        "tools/node.py",
+        "ros/refer/node.py",
+        "sim/arms/executor.py",
+        "tools/refer_node.py",
     ],
 )
 def test_install_has_python_module(installed: ColconBuild, relative: str) -> None:
@@ -178,7 +179,7 @@ def test_ros2_run_executable_is_installed(installed: ColconBuild) -> None:
     assert os.access(exe, os.X_OK), f"{exe} is not executable"
     first_line = exe.read_text().splitlines()[0]
     assert first_line == "#!/usr/bin/env python3"
-    assert "roborefer_ros.tools.node" in exe.read_text()
+    assert "roborefer_ros.tools.refer_node" in exe.read_text()
 
 
 def test_manifest_is_installed(installed: ColconBuild) -> None:

@@ -14,6 +14,7 @@ import pytest
 from roborefer_ros.tools import config_check
 from roborefer_ros.tools.config_check import (
     check,
+    effective_parameters,
     launch_file_problems,
     param_file_problems,
     parse_launch_file,
@@ -52,30 +53,50 @@ def test_every_node_is_ours_with_an_existing_executable_and_params_file(path: Pa
 
 def test_ur5_runs_moveit_on_the_realsense_layout() -> None:
     refer, pick = (p for p in parse_launch_file(ROOT / "launch" / "ur5.launch.py"))
+    assert (refer.source.name, pick.source.name) == ("refer_node.launch.py", "nodes.launch.py")
     assert dict(refer.remappings)["aligned_depth/image_raw"] == (
         "/camera/camera/aligned_depth_to_color/image_raw"
     )
-    assert pick.parameters["manipulation_backend"] == "moveit"
-    assert [p.name for p in pick.param_files] == ["ur5.yaml"]
+    assert effective_parameters(pick)["manipulation_backend"] == "moveit"
+    assert effective_parameters(pick)["plan_frame"] == "base_link"
+    assert effective_parameters(refer)["backend"] == "roborefer_http"
+    assert [p.name for p in pick.param_files] == ["ur5.yaml", "no_overrides.yaml"]
 
 
 def test_g1_uses_the_head_camera_torso_link_and_frontal_grasps() -> None:
     refer, pick = parse_launch_file(ROOT / "launch" / "g1.launch.py")
     assert dict(refer.remappings)["color/image_raw"] == "/head_camera/color/image_raw"
-    assert refer.parameters["target_frame"] == "torso_link"
-    assert pick.parameters["manipulation_backend"] == "g1"
-    assert pick.parameters["plan_frame"] == "torso_link"
-    assert pick.parameters["grasp_style"] == "frontal"
+    assert effective_parameters(refer)["target_frame"] == "torso_link"
+    pick_params = effective_parameters(pick)
+    assert pick_params["manipulation_backend"] == "g1"
+    assert pick_params["plan_frame"] == "torso_link"
+    assert pick_params["grasp_style"] == "frontal"
 
 
 def test_launch_arguments_override_defaults() -> None:
-    refer, _ = parse_launch_file(
+    """As with ros2 launch, an argument given to the top file reaches the files it includes."""
+    refer, pick = parse_launch_file(
         ROOT / "launch" / "ur5.launch.py",
-        {"camera_ns": "/cam", "use_sim_time": "true", "target_frame": "world"},
+        {
+            "camera_ns": "/cam",
+            "use_sim_time": "true",
+            "target_frame": "world",
+            "model_url": "http://gpu-box:25547",
+            "backend": "openai",
+        },
     )
     assert dict(refer.remappings)["color/image_raw"] == "/cam/color/image_raw"
     assert refer.parameters["use_sim_time"] is True  # "true" read as YAML, as launch_ros does
-    assert refer.parameters["target_frame"] == "world"
+    assert refer.parameters["target_frame"] == pick.parameters["plan_frame"] == "world"
+    assert refer.parameters["server_url"] == "http://gpu-box:25547"
+    assert refer.parameters["backend"] == "openai"
+
+
+def test_unknown_or_invalid_launch_arguments_are_named() -> None:
+    with pytest.raises(config_check.ConfigError, match=r"unknown launch argument\(s\) robt;"):
+        parse_launch_file(ROOT / "launch" / "sim.launch.py", {"robt": "g1"})
+    with pytest.raises(config_check.ConfigError, match="robot:='ur5' is not one of: ur5e, g1"):
+        parse_launch_file(ROOT / "launch" / "sim.launch.py", {"robot": "ur5"})
 
 
 def test_bag_replay_publishes_clock_and_runs_on_sim_time() -> None:

@@ -21,6 +21,7 @@ from roborefer_ros.backends.parsers import AnswerFormat
 from roborefer_ros.backends.recorded import RecordedAnswer, RecordedBackend
 from roborefer_ros.core.camera import CameraModel
 from roborefer_ros.core.config import ReferConfig
+from roborefer_ros.core.depth import encode_depth
 from roborefer_ros.core.frame import Frame
 from roborefer_ros.core.referring import ReferringQuery, ReferringSet
 from roborefer_ros.core.request import Mode, ReferRequest
@@ -29,7 +30,7 @@ from roborefer_ros.core.status import RefPointError, Status
 from roborefer_ros.core.tf_buffer import StampedTransform, TransformBuffer
 from roborefer_ros.core.transforms import Transform
 from roborefer_ros.pipeline import FrameProvider, Referrer, TransformLookup
-from roborefer_ros.testing.scene import T_LINK_FROM_OPTICAL, SyntheticScene, depth_to_16uc1
+from roborefer_ros.sim.analytic_scene import T_LINK_FROM_OPTICAL, SyntheticScene
 
 SCENE = SyntheticScene()  # 640x480, static camera
 T_S = 100.0
@@ -69,7 +70,7 @@ def make_frame(
     stamp_ns: int = STAMP_NS,
 ) -> Frame:
     rgb, depth_m = _render(scene, t_s)
-    depth: npt.NDArray[np.generic] = depth_to_16uc1(depth_m) if encoding == "16UC1" else depth_m
+    depth: npt.NDArray[np.generic] = encode_depth(depth_m) if encoding == "16UC1" else depth_m
     return Frame(
         stamp_ns=stamp_ns,
         frame_id=scene.optical_frame,

@@ -1,4 +1,4 @@
-"""``python -m roborefer_ros.bags.make_bundled OUT_DIR``: write the bags shipped in ``data/bags/``.
+"""The bags shipped in ``data/bags/`` (written by ``python -m roborefer_ros.tools.make_bags``).
 
 Three recordings of one MuJoCo tabletop (seed ``SEED``: nine objects, the UR5e in view), 640x480,
 ``FRAMES`` frames at ``RATE_HZ``, each with its ``referring.json`` (``QUERIES`` queries of 1-5
@@ -17,15 +17,11 @@ at a few MB, small enough to commit. ``--force`` replaces bags that exist.
 
 from __future__ import annotations
 
-import argparse
-import os
 import shutil
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from roborefer_ros.bags.errors import BagError
 from roborefer_ros.bags.sim_source import SimSource
 from roborefer_ros.bags.writer import BagSummary, write_source_bag
 
@@ -58,12 +54,12 @@ BUNDLED = (
 
 def make_source(bag: BundledBag) -> SimSource:
     """The SimSource of one bundled bag (imports MuJoCo; set MUJOCO_GL first)."""
-    from roborefer_ros.sim import CameraMotion, DepthNoise, build_scene
+    from roborefer_ros.sim import CameraMotion, D435Noise, build_scene
 
     motion = CameraMotion(SWEEP_RAD, BOB_M, PERIOD_S) if bag.moving else None
     scene = build_scene(SEED, camera_motion=motion)
     times_s = tuple(k / RATE_HZ for k in range(FRAMES))
-    noise = DepthNoise(sigma_at_1m_m=SIGMA_AT_1M_M) if bag.noisy else None
+    noise = D435Noise(sigma_at_1m_m=SIGMA_AT_1M_M) if bag.noisy else None
     return SimSource(scene, times_s, depth_noise=noise, noise_seed=NOISE_SEED)
 
 
@@ -89,21 +85,3 @@ def write_bundled(
         )
         summaries.append(summary)
     return summaries
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out", type=Path, help="directory for the bags (e.g. data/bags)")
-    parser.add_argument("--force", action="store_true", help="replace bags that exist")
-    args = parser.parse_args(argv)
-    os.environ.setdefault("MUJOCO_GL", "egl")  # before MuJoCo is first imported
-    try:
-        write_bundled(args.out, force=args.force)
-    except BagError as err:
-        print(f"make_bundled: {err} (--force replaces it)", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

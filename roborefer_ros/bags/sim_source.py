@@ -23,7 +23,7 @@ from roborefer_ros.sim import (
     LINK_FRAME,
     OPTICAL_FRAME,
     T_LINK_FROM_OPTICAL,
-    DepthNoise,
+    D435Noise,
     GeneratedQuery,
     RenderedFrame,
     SimScene,
@@ -48,7 +48,7 @@ class SimSource:
     scene: SimScene
     times_s: tuple[float, ...]
     t0_ns: int = DEFAULT_T0_NS
-    depth_noise: DepthNoise | None = None
+    depth_noise: D435Noise | None = None
     noise_seed: int = 0
 
     def stamp_ns(self, t_s: float) -> int:

@@ -1,25 +1,24 @@
 """``SyntheticScene`` as a FrameSource, and a ground-truth bag of it in one call.
 
 The analytic scene gives exact truth (a pixel's 3D point is known), so a bag written from it is
-a reference for the replay and evaluation tools. ``python -m roborefer_ros.bags.synthetic OUT``
+a reference for the replay and evaluation tools. ``python -m roborefer_ros.tools.synthetic_bag OUT``
 writes one (add ``--noise`` for RealSense-like depth noise).
 """
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
-from roborefer_ros.bags.noise import DepthNoise
 from roborefer_ros.bags.source import SceneFrame
 from roborefer_ros.bags.writer import BagSummary, write_source_bag
 from roborefer_ros.core.referring import ReferringQuery, ReferringSet
 from roborefer_ros.core.request import Mode
 from roborefer_ros.core.tf_buffer import StampedTransform
-from roborefer_ros.testing.scene import T_LINK_FROM_OPTICAL, SyntheticScene
+from roborefer_ros.sim.analytic_scene import T_LINK_FROM_OPTICAL, SyntheticScene
+from roborefer_ros.sim.noise import PixelNoise
 
 DEFAULT_T0_NS = 1_700_000_000_000_000_000  # a fixed epoch stamp: bags are reproducible
 FREE_POINT = (0.36, -0.02, 0.0)  # free table area in front of the green box (base_link)
@@ -88,7 +87,7 @@ def write_synthetic_bag(
     source: SyntheticSource,
     *,
     every: int = 1,
-    depth_noise: DepthNoise | None = None,
+    depth_noise: PixelNoise | None = None,
     namespace: str = "/camera/camera",
 ) -> BagSummary:
     return write_source_bag(
@@ -98,27 +97,3 @@ def write_synthetic_bag(
         depth_noise=depth_noise,
         namespace=namespace,
     )
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out", help="bag directory to create (must not exist)")
-    parser.add_argument("--frames", type=int, default=30)
-    parser.add_argument("--rate", type=float, default=10.0, help="frames per second")
-    parser.add_argument("--size", default="640x480", help="WIDTHxHEIGHT")
-    parser.add_argument("--every", type=int, default=1, help="queries in every N-th frame")
-    parser.add_argument("--noise", action="store_true", help="RealSense-like depth noise")
-    args = parser.parse_args(argv)
-    width, height = (int(x) for x in args.size.lower().split("x"))
-    source = moving_source(args.frames, args.rate, width, height)
-    noise = DepthNoise() if args.noise else None
-    summary = write_synthetic_bag(args.out, source, every=args.every, depth_noise=noise)
-    print(
-        f"wrote {summary.path}: {summary.frames} frames, {summary.size_bytes / 1e6:.1f} MB, "
-        f"topics {summary.message_counts}"
-    )
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -14,15 +14,12 @@ frame before its images.
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import numpy.typing as npt
 from rosbags.interfaces import (
     Connection,
     Qos,
@@ -36,10 +33,11 @@ from rosbags.rosbag2 import CompressionFormat, CompressionMode, StoragePlugin, W
 
 from roborefer_ros.bags import messages as m
 from roborefer_ros.bags.errors import BagError
-from roborefer_ros.bags.noise import DepthNoise
 from roborefer_ros.bags.source import FrameSource, SceneFrame
+from roborefer_ros.core.depth import encode_depth
 from roborefer_ros.core.referring import ReferringSet, dump_referring
 from roborefer_ros.core.tf_buffer import StampedTransform
+from roborefer_ros.sim.noise import PixelNoise
 
 REFERRING_FILE = "referring.json"
 DEFAULT_NAMESPACE = "/camera/camera"
@@ -94,14 +92,6 @@ class BagSummary:
     size_bytes: int
 
 
-def depth_to_mm(depth_m: npt.NDArray[np.float32]) -> npt.NDArray[np.uint16]:
-    """16UC1 as a RealSense sends it: uint16 millimetres, 0 = no return (NaN, inf, <= 0)."""
-    with np.errstate(invalid="ignore"):
-        valid = np.isfinite(depth_m) & (depth_m > 0)
-    mm = np.round(np.where(valid, depth_m, 0.0).astype(np.float64) * 1000.0)
-    return np.clip(mm, 0, 65535).astype(np.uint16)
-
-
 def write_bag(
     path: str | os.PathLike[str],
     frames: Iterable[SceneFrame],
@@ -109,7 +99,7 @@ def write_bag(
     *,
     static_transforms: Sequence[StampedTransform] = (),
     namespace: str = DEFAULT_NAMESPACE,
-    depth_noise: DepthNoise | None = None,
+    depth_noise: PixelNoise | None = None,
     depth_encoding: str = "16UC1",
 ) -> BagSummary:
     """Write ``frames`` (stamp order) as a new bag directory ``path`` and its referring.json.
@@ -147,7 +137,7 @@ def write_source_bag(
     referring: ReferringSet,
     *,
     namespace: str = DEFAULT_NAMESPACE,
-    depth_noise: DepthNoise | None = None,
+    depth_noise: PixelNoise | None = None,
     depth_encoding: str = "16UC1",
 ) -> BagSummary:
     """``write_bag`` over a FrameSource (its frames and static transforms)."""
@@ -167,7 +157,7 @@ def _write_frames(
     names: CameraTopicNames,
     frames: Iterable[SceneFrame],
     static_transforms: Sequence[StampedTransform],
-    depth_noise: DepthNoise | None,
+    depth_noise: PixelNoise | None,
     depth_encoding: str,
 ) -> tuple[dict[str, int], int, int, int]:
     store = m.TYPESTORE
@@ -198,7 +188,7 @@ def _write_frames(
         last = stamp
         optical = frame.camera.frame_id
         depth_m = frame.depth_m if depth_noise is None else depth_noise.apply(frame.depth_m, index)
-        raw = depth_to_mm(depth_m) if depth_encoding == "16UC1" else _nan_invalid(depth_m)
+        raw = encode_depth(depth_m, depth_encoding)
         if frame.transforms:
             writer.write(tf, stamp + _LOG_STEP_NS, m.tf_cdr(frame.transforms))
             counts["/tf"] += 1
@@ -216,10 +206,3 @@ def _write_frames(
     if index == 0:
         raise BagError("no frames to write")
     return counts, index, first, last
-
-
-def _nan_invalid(depth_m: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    """32FC1 with every invalid return as NaN (no zeros or infinities on the wire)."""
-    with np.errstate(invalid="ignore"):
-        valid = np.isfinite(depth_m) & (depth_m > 0)
-    return np.where(valid, depth_m, np.float32(math.nan)).astype(np.float32)

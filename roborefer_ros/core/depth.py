@@ -1,9 +1,12 @@
-"""Depth traits by encoding and a robust depth sample at one pixel.
+"""Depth traits by encoding (decode and encode) and a robust depth sample at one pixel.
 
 As in depth_image_proc, the image encoding alone decides the unit and what counts as a valid
 return: ``16UC1`` / ``mono16`` are uint16 millimetres with 0 = no return; ``32FC1`` is float32
 metres with NaN, +-inf and values <= 0 = no return. A configured divisor applied whatever the
-encoding is the bug this module exists to avoid.
+encoding is the bug this module exists to avoid. Encoding (``DepthTraits.from_metres``, for the
+simulated camera, bags and tests) follows the same rule the other way: a depth the encoding cannot
+carry (not finite, <= 0, or beyond 65.535 m in millimetres) becomes "no return", never a clamped
+value a reader would take for a real surface.
 
 Robust depth rule (``sample_depth``): take the window around the rounded pixel (clipped at the
 image borders), keep valid values inside ``[min_range_m, max_range_m]``, sort them and split them
@@ -64,6 +67,21 @@ class DepthTraits:
         metres = np.asarray(raw, dtype=np.float32) * np.float32(self.to_metres_scale)
         return np.where(self.valid_mask(raw), metres, np.float32(np.nan)).astype(np.float32)
 
+    def from_metres(self, depth_m: npt.NDArray[np.floating]) -> npt.NDArray[np.generic]:
+        """The raw image of ``depth_m`` (metres, any float dtype) in this encoding: rounded to
+        the unit for integer encodings; a depth it cannot carry becomes its "no return" (0 for
+        millimetres, NaN for metres)."""
+        metres = np.asarray(depth_m, dtype=np.float64)
+        if self.dtype.kind == "f":
+            with np.errstate(invalid="ignore"):
+                valid = np.isfinite(metres) & (metres > 0.0)
+            return np.where(valid, metres, np.nan).astype(self.dtype)
+        top = float(np.iinfo(self.dtype.str).max)
+        with np.errstate(invalid="ignore"):
+            units = np.round(np.where(np.isfinite(metres), metres, 0.0) / self.to_metres_scale)
+        valid = (units >= 1.0) & (units <= top)
+        return np.where(valid, units, 0.0).astype(self.dtype)
+
 
 _MM = DepthTraits("16UC1", np.dtype(np.uint16), 0.001)
 _TRAITS: dict[str, DepthTraits] = {
@@ -96,6 +114,14 @@ class DepthSample:
     n_valid: int  # valid in-range values in the window (all surfaces)
     n_window: int  # window pixels inside the image
     pixel: tuple[int, int]  # (u, v) integer pixel the window is centred on
+
+
+def encode_depth(
+    depth_m: npt.NDArray[np.floating], encoding: str = "16UC1"
+) -> npt.NDArray[np.generic]:
+    """``depth_m`` (metres, NaN = no return) as the raw image of ``encoding`` (see
+    ``DepthTraits.from_metres``); UNSUPPORTED_ENCODING for an unknown one."""
+    return depth_traits(encoding).from_metres(depth_m)
 
 
 def checked_traits(depth_raw: npt.NDArray[np.generic], encoding: str) -> DepthTraits:

@@ -4,14 +4,11 @@ For every query of the bag's referring.json, the frame with that stamp is read f
 the ground-truth pixel is lifted twice: (a) ``naive_depth``, the depth of the one nearest pixel,
 and (b) the node's ``lift_pixel`` (robust window depth; plane fit for PLACE). Both points go
 through the bag's own TF at the frame's stamp. Since the pixel is exact, the difference measures
-the depth handling alone. Run: ``python -m roborefer_ros.eval.bag_baseline BAG_DIR [--json]``.
+the depth handling alone. Run: ``python -m roborefer_ros.tools.bag_baseline BAG_DIR [--json]``.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,14 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from roborefer_ros.bags.errors import BagError
 from roborefer_ros.bags.reader import BagReader, CameraTopics, read_frames, read_transforms
 from roborefer_ros.core.config import ReferConfig
 from roborefer_ros.core.depth import naive_depth
 from roborefer_ros.core.frame import Frame
 from roborefer_ros.core.lifting import lift_pixel
 from roborefer_ros.core.referring import (
-    ReferringFileError,
     ReferringQuery,
     ReferringSet,
     load_referring,
@@ -149,28 +144,3 @@ def baseline_of_bag(
         cams = bag.camera_topics(**(topics or {}))
         referring = load_referring(referring_path or bag.referring_path())
         return run_baseline(bag, cams, referring)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("bag", help="rosbag2 bag directory")
-    parser.add_argument("--referring", help="ground truth (default: BAG/referring.json)")
-    parser.add_argument("--color-topic")
-    parser.add_argument("--depth-topic")
-    parser.add_argument("--info-topic")
-    parser.add_argument("--json", action="store_true", help="end with one JSON line")
-    args = parser.parse_args(argv)
-    topics = {"color": args.color_topic, "depth": args.depth_topic, "info": args.info_topic}
-    try:
-        report = baseline_of_bag(args.bag, args.referring, topics)
-    except (BagError, ReferringFileError) as err:
-        print(f"bag_baseline: {err}", file=sys.stderr)
-        return 2
-    print(format_report(report))
-    if args.json:
-        print(json.dumps(report.to_json_dict()))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

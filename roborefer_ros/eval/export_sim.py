@@ -1,6 +1,6 @@
 """Export simulated referring expressions as a RefSpatial-Bench-format dataset.
 
-    python -m roborefer_ros.eval.export_sim --seeds 0-9 --per-scene 10 OUT_DIR
+    python -m roborefer_ros.tools.export_sim --seeds 0-9 --per-scene 10 OUT_DIR
 
 Each seed's MuJoCo tabletop scene is rendered once; its generated queries become records of
 ``Location`` (locate queries: the mask is the object's visible pixels) or ``Placement`` (place
@@ -14,11 +14,7 @@ The 2D score is what this gives; the 3D error comes from the bag evaluation.
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import re
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +25,6 @@ from roborefer_ros.backends.prompt import ROBOREFER_POINTING_SUFFIX
 from roborefer_ros.core.request import Mode
 from roborefer_ros.eval.refspatial import BenchError
 
-_SEED_RANGE_RE = re.compile(r"(\d+)(?:-(\d+))?", re.ASCII)
 _SPLIT_OF_MODE = {Mode.LOCATE: "Location", Mode.PLACE: "Placement"}
 
 
@@ -39,18 +34,6 @@ class ExportSummary:
 
     counts: dict[str, int]
     seeds: tuple[int, ...]
-
-
-def parse_seeds(text: str) -> tuple[int, ...]:
-    """``"0-9"``, ``"3"`` or ``"1,4,7-9"`` -> sorted unique seeds; BenchError when malformed."""
-    seeds: set[int] = set()
-    for part in text.split(","):
-        m = _SEED_RANGE_RE.fullmatch(part.strip())
-        if m is None or (m.group(2) is not None and int(m.group(2)) < int(m.group(1))):
-            raise BenchError(f"bad seed list {text!r}: use e.g. 0-9 or 1,4,7-9")
-        first = int(m.group(1))
-        seeds.update(range(first, int(m.group(2) or first) + 1))
-    return tuple(sorted(seeds))
 
 
 def export_scenes(
@@ -114,38 +97,3 @@ def export_scenes(
             path = out / split / "question.json"
             path.write_text(json.dumps(items, indent=1, ensure_ascii=False) + "\n")
     return ExportSummary({k: len(v) for k, v in records.items()}, tuple(seeds))
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m roborefer_ros.eval.export_sim", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument("out_dir", type=Path)
-    parser.add_argument("--seeds", default="0-9", help="e.g. 0-9 or 1,4,7-9")
-    parser.add_argument("--per-scene", type=int, default=10, help="queries per scene (at most)")
-    parser.add_argument("--robot", default="ur5e")
-    parser.add_argument("--place-share", type=float, default=0.3)
-    parser.add_argument("--width", type=int, default=640)
-    parser.add_argument("--height", type=int, default=480)
-    args = parser.parse_args(argv)
-    os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering, before mujoco is imported
-    try:
-        summary = export_scenes(
-            args.out_dir,
-            parse_seeds(args.seeds),
-            args.per_scene,
-            robot=args.robot,
-            place_share=args.place_share,
-            width=args.width,
-            height=args.height,
-        )
-    except BenchError as err:
-        print(f"export_sim: {err}", file=sys.stderr)
-        return 2
-    counts = ", ".join(f"{k} {v}" for k, v in summary.counts.items())
-    print(f"exported {len(summary.seeds)} scene(s) to {args.out_dir}: {counts}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,257 +1,40 @@
-"""The refer node's parameters: declared in one place, read once into a frozen config.
-
-``REFER_NODE_PARAMETERS`` is also what the launch/config checks and the README table are
-validated against.
+"""Node parameters declared from one table per node: ``ParameterSpec`` rows become rclpy
+declarations with descriptors (description, read-only, range) and the generated tables of
+docs/parameters.md. Each node keeps its own table beside it (``ros/refer/params.py``,
+``ros/pick_place/params.py``, ...); the launch/config checker reads the same tables.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.node import Node
-from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
-
-from roborefer_ros.backends.registry import BackendOptions
-from roborefer_ros.core.config import ReferConfig
 
 
 @dataclass(frozen=True)
 class ParameterSpec:
+    """One declared parameter. ``read_only``: fixed at start-up (most settings are read at
+    configure time; a live change would lie); ``range``: inclusive (low, high) for numbers."""
+
     name: str
     default: Any
     description: str
-    read_only: bool = True  # most settings are read at configure time; a live change would lie
-    min_value: float | None = None
-    max_value: float | None = None
+    _: KW_ONLY
+    read_only: bool = True
+    range: tuple[float, float] | None = None
+
+    @property
+    def min_value(self) -> float | None:
+        return None if self.range is None else self.range[0]
+
+    @property
+    def max_value(self) -> float | None:
+        return None if self.range is None else self.range[1]
 
 
-REFER_NODE_PARAMETERS: tuple[ParameterSpec, ...] = (
-    ParameterSpec(
-        "target_frame",
-        "base_link",
-        "Frame of returned targets when a request leaves it empty.",
-        read_only=False,
-    ),
-    ParameterSpec(
-        "max_frame_age_s",
-        1.0,
-        "Latest-frame requests fail with STALE_FRAME beyond this age; 0 disables.",
-        False,
-        0.0,
-        3600.0,
-    ),
-    ParameterSpec(
-        "frame_wait_timeout_s",
-        2.0,
-        "How long a request waits for a frame (at/after min_stamp).",
-        False,
-        0.0,
-        600.0,
-    ),
-    ParameterSpec(
-        "model_timeout_s",
-        30.0,
-        "Deadline of one model call (BACKEND_TIMEOUT beyond).",
-        False,
-        0.001,
-        3600.0,
-    ),
-    ParameterSpec(
-        "tf_timeout_s",
-        0.5,
-        "How long to wait for the transform at the frame's stamp.",
-        False,
-        0.0,
-        60.0,
-    ),
-    ParameterSpec(
-        "max_prompt_chars", 2000, "Longer prompts fail with BAD_PROMPT.", False, 1, 1_000_000
-    ),
-    ParameterSpec(
-        "depth_window_px",
-        7,
-        "Odd side of the window the robust depth is taken from.",
-        False,
-        1,
-        101,
-    ),
-    ParameterSpec(
-        "min_valid_ratio",
-        0.2,
-        "Minimum share of valid depth pixels in the window.",
-        False,
-        0.01,
-        1.0,
-    ),
-    ParameterSpec("min_range_m", 0.05, "Depth below this is invalid.", False, 0.0, 100.0),
-    ParameterSpec("max_range_m", 10.0, "Depth beyond this is invalid.", False, 0.01, 1000.0),
-    ParameterSpec(
-        "plane_radius_px",
-        25,
-        "Radius of the neighbourhood used to fit the support plane (PLACE).",
-        False,
-        3,
-        500,
-    ),
-    ParameterSpec(
-        "sync_slop_s",
-        0.02,
-        "Maximum stamp difference between paired colour and depth images.",
-        True,
-        0.0,
-        1.0,
-    ),
-    ParameterSpec(
-        "frame_ring_size", 8, "Synchronised frames kept for min_stamp requests.", True, 1, 1000
-    ),
-    ParameterSpec(
-        "sync_queue_size",
-        10,
-        "Unpaired messages kept per topic while waiting for a partner.",
-        True,
-        1,
-        1000,
-    ),
-    ParameterSpec(
-        "qos_reliability",
-        "best_effort",
-        "Camera subscriptions: best_effort (sensor data) or reliable.",
-    ),
-    ParameterSpec("qos_depth", 5, "Camera subscriptions' history depth.", True, 1, 1000),
-    ParameterSpec(
-        "backend",
-        "ground_truth",
-        "Model backend: ground_truth or recorded (both test instrumentation, not models).",
-    ),
-    ParameterSpec(
-        "referring_file", "", "ground_truth backend: path of the referring.json it answers from."
-    ),
-    ParameterSpec(
-        "answers_file",
-        "",
-        "recorded backend: JSON file of recorded answers to replay (test/replay instrumentation).",
-    ),
-    ParameterSpec(
-        "simulated_latency_s",
-        0.0,
-        "ground_truth backend: artificial model latency (tests).",
-        True,
-        0.0,
-        3600.0,
-    ),
-    ParameterSpec(
-        "server_url",
-        "http://127.0.0.1:25547",
-        "roborefer_http: URL of the authors' RoboRefer server.",
-    ),
-    ParameterSpec(
-        "openai_base_url", "http://127.0.0.1:8000/v1", "openai: root of an OpenAI-compatible API."
-    ),
-    ParameterSpec("openai_model", "", "openai: model name served there."),
-    ParameterSpec(
-        "api_key_env",
-        "OPENAI_API_KEY",
-        "openai: environment variable holding the API key (never logged).",
-    ),
-    ParameterSpec(
-        "answer_format",
-        "",
-        "Answer format: roborefer, robopoint, qwen2.5, qwen3, gemini or molmo; empty = default.",
-    ),
-    ParameterSpec(
-        "prompt_template",
-        "",
-        "Prompt template with {object} for the instruction; empty = model family default.",
-    ),
-    ParameterSpec("image_encoding", "png", "HTTP backends: png or jpeg."),
-    ParameterSpec("jpeg_quality", 90, "HTTP backends: JPEG quality.", True, 1, 100),
-    ParameterSpec("connect_timeout_s", 3.0, "HTTP backends: connect timeout.", True, 0.01, 600.0),
-    ParameterSpec(
-        "max_retries",
-        1,
-        "HTTP backends: retries after a refused connection or HTTP 5xx.",
-        True,
-        0,
-        10,
-    ),
-    ParameterSpec(
-        "max_request_bytes",
-        32 * 1024 * 1024,
-        "HTTP backends: largest request body sent.",
-        True,
-        1024,
-        1 << 30,
-    ),
-    ParameterSpec(
-        "max_response_bytes",
-        1024 * 1024,
-        "HTTP backends: largest reply accepted.",
-        True,
-        1024,
-        1 << 30,
-    ),
-    ParameterSpec(
-        "depth_source",
-        "none",
-        "Depth shown to the model: none, sensor (aligned depth) or estimated.",
-    ),
-    ParameterSpec(
-        "depth_model_path", "", "depth_source=estimated: local Depth-Anything-V2 folder."
-    ),
-    ParameterSpec("model_path", "", "transformers: local folder of the VLM (no hub access)."),
-    ParameterSpec("device", "cpu", "transformers: cpu, cuda or cuda:N."),
-    ParameterSpec("dtype", "auto", "transformers: auto, float32, float16 or bfloat16."),
-    ParameterSpec(
-        "max_new_tokens",
-        64,
-        "transformers and openai: answer length limit (tokens).",
-        True,
-        1,
-        4096,
-    ),
-    ParameterSpec(
-        "max_image_side",
-        0,
-        "openai and transformers: downscale the image's longer side to this; 0 = full size.",
-        True,
-        0,
-        16384,
-    ),
-    ParameterSpec(
-        "max_pending_requests",
-        16,
-        "Requests in progress at once; more get BUSY at once.",
-        True,
-        1,
-        1000,
-    ),
-    ParameterSpec(
-        "max_concurrent_model_calls", 1, "Model calls at once (1 for one GPU).", True, 1, 64
-    ),
-    ParameterSpec("tf_implementation", "auto", "auto (tf2_ros when installed), tf2_ros, or own."),
-    ParameterSpec(
-        "publish_annotated_image", True, "Publish ~/annotated_image with the points drawn."
-    ),
-    ParameterSpec("publish_markers", True, "Publish ~/markers (visualization_msgs/MarkerArray)."),
-    ParameterSpec(
-        "diagnostics_period_s",
-        1.0,
-        "Period of the self-check on /diagnostics; 0 disables.",
-        True,
-        0.0,
-        3600.0,
-    ),
-    ParameterSpec(
-        "autostart", True, "Configure and activate at start-up (else drive the lifecycle)."
-    ),
-)
-
-
-def declare_parameters(
-    node: Node, specs: tuple[ParameterSpec, ...] = REFER_NODE_PARAMETERS
-) -> None:
+def declare_parameters(node: Node, specs: tuple[ParameterSpec, ...]) -> None:
     for spec in specs:
         descriptor = ParameterDescriptor(description=spec.description, read_only=spec.read_only)
         if spec.min_value is not None and spec.max_value is not None:
@@ -270,78 +53,8 @@ def declare_parameters(
         node.declare_parameter(spec.name, spec.default, descriptor)
 
 
-@dataclass(frozen=True)
-class ReferNodeConfig:
-    """Everything the node reads from its parameters, validated."""
-
-    refer: ReferConfig
-    sync_slop_s: float
-    frame_ring_size: int
-    sync_queue_size: int
-    camera_qos: QoSProfile
-    backend: str
-    backend_options: BackendOptions
-    max_pending_requests: int
-    max_concurrent_model_calls: int
-    tf_implementation: str
-    publish_annotated_image: bool
-    publish_markers: bool
-    diagnostics_period_s: float
-
-
-def read_config(values: dict[str, Any]) -> ReferNodeConfig:
-    """Build the config from parameter values (a plain dict, so it is testable without a node)."""
-    refer = ReferConfig(**{f.name: values[f.name] for f in fields(ReferConfig)})
-    reliability = str(values["qos_reliability"]).lower()
-    if reliability not in ("best_effort", "reliable"):
-        raise ValueError(f"qos_reliability must be best_effort or reliable, got {reliability!r}")
-    for name in ("sync_slop_s", "simulated_latency_s", "diagnostics_period_s"):
-        if not float(values[name]) >= 0.0:
-            raise ValueError(f"{name} must be >= 0, got {values[name]!r}")
-    for name in (
-        "qos_depth",
-        "frame_ring_size",
-        "sync_queue_size",
-        "max_pending_requests",
-        "max_concurrent_model_calls",
-    ):
-        if int(values[name]) < 1:
-            raise ValueError(f"{name} must be >= 1, got {values[name]!r}")
-    tf_impl = str(values["tf_implementation"])
-    if tf_impl not in ("auto", "tf2_ros", "own"):
-        raise ValueError(f"tf_implementation must be auto, tf2_ros or own, got {tf_impl!r}")
-    qos = QoSProfile(
-        depth=int(values["qos_depth"]),
-        history=HistoryPolicy.KEEP_LAST,
-        reliability=ReliabilityPolicy.BEST_EFFORT
-        if reliability == "best_effort"
-        else ReliabilityPolicy.RELIABLE,
-    )
-    return ReferNodeConfig(
-        refer=refer,
-        sync_slop_s=float(values["sync_slop_s"]),
-        frame_ring_size=int(values["frame_ring_size"]),
-        sync_queue_size=int(values["sync_queue_size"]),
-        camera_qos=qos,
-        backend=str(values["backend"]),
-        backend_options=BackendOptions(**{f.name: values[f.name] for f in fields(BackendOptions)}),
-        max_pending_requests=int(values["max_pending_requests"]),
-        max_concurrent_model_calls=int(values["max_concurrent_model_calls"]),
-        tf_implementation=tf_impl,
-        publish_annotated_image=bool(values["publish_annotated_image"]),
-        publish_markers=bool(values["publish_markers"]),
-        diagnostics_period_s=float(values["diagnostics_period_s"]),
-    )
-
-
-def read_node_config(node: Node) -> ReferNodeConfig:
-    return read_config(
-        {spec.name: node.get_parameter(spec.name).value for spec in REFER_NODE_PARAMETERS}
-    )
-
-
-def markdown_table(specs: tuple[ParameterSpec, ...] = REFER_NODE_PARAMETERS) -> str:
-    """The README's parameter table (a test keeps the README equal to this)."""
+def markdown_table(specs: tuple[ParameterSpec, ...]) -> str:
+    """A node's parameter table for docs/parameters.md (a test keeps the page equal to it)."""
 
     def show(value: Any) -> str:
         if isinstance(value, bool):

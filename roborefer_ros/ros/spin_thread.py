@@ -1,16 +1,21 @@
-"""A private node on its own single-threaded executor thread.
+"""Spinning and waiting without spinning: a private node on its own executor thread, the main
+loops of node executables, and ``wait_future`` for a thread that waits on a future while the
+executor runs elsewhere.
 
-For listeners that must never wait behind request handlers (TF, camera streams), and because
-rclpy's MultiThreadedExecutor costs several times more CPU per callback than a single-threaded
-one: at 30 Hz RGB-D, 40-55 % of a core against 15 % (docs/benchmarks.md).
+A private single-threaded executor serves listeners that must never wait behind request handlers
+(TF, camera streams), and because rclpy's MultiThreadedExecutor costs several times more CPU per
+callback than a single-threaded one: at 30 Hz RGB-D, 40-55 % of a core against 15 %
+(docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 import contextlib
+import enum
 import signal
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 from rclpy.executors import SingleThreadedExecutor
@@ -144,3 +149,35 @@ def spin_until_signal(node: Any, num_threads: int, drain_s: float = 3.0) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return 0
+
+
+class Waited(enum.Enum):
+    """How ``wait_future`` ended."""
+
+    DONE = "done"
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed out"
+
+
+def _never() -> bool:
+    return False
+
+
+def wait_future(
+    future: Any,
+    deadline: float,
+    cancelled: Callable[[], bool] = _never,
+    poll_s: float = 0.05,
+) -> Waited:
+    """Wait on this thread for an rclpy future that another thread's executor completes, until
+    the ``time.monotonic()`` ``deadline`` or ``cancelled()`` (checked every ``poll_s``). Never
+    spins: calling it from a callback of the executor that must complete the future would wait
+    in vain. A future that completes by the time the wait gives up counts as DONE."""
+    done = threading.Event()
+    future.add_done_callback(lambda _f: done.set())
+    while not done.wait(poll_s):
+        if cancelled():
+            return Waited.DONE if future.done() else Waited.CANCELLED
+        if time.monotonic() > deadline:
+            return Waited.DONE if future.done() else Waited.TIMED_OUT
+    return Waited.DONE

@@ -40,7 +40,7 @@ from roborefer_ros.sim.ground_truth import (
     table_disc_mask,
     table_point_visible,
 )
-from roborefer_ros.sim.noise import DepthNoise, apply_depth_noise, depth_to_mm
+from roborefer_ros.sim.noise import D435Noise, apply_depth_noise
 from roborefer_ros.sim.referring import GeneratedQuery, generate_referring, referring_set
 from roborefer_ros.sim.relations import Relation, SceneView, Side, Truth
 from roborefer_ros.sim.render import SEG_NONE, SEG_ROBOT, SEG_TABLE, RenderedFrame
@@ -70,7 +70,7 @@ __all__ = [
     "T_LINK_FROM_OPTICAL",
     "CameraMotion",
     "CameraRig",
-    "DepthNoise",
+    "D435Noise",
     "Description",
     "FreeSpot",
     "GeneratedQuery",
@@ -98,7 +98,6 @@ __all__ = [
     "build_mjspec",
     "build_scene",
     "clearance_m",
-    "depth_to_mm",
     "free_spots",
     "generate_referring",
     "interior_pixel",

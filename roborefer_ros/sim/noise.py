@@ -1,6 +1,10 @@
-"""RealSense-like depth corruption, seeded, so the pipeline is tested on depth that fails like a
-real D435's: axial noise growing with z^2, no return along depth edges, random holes, and
-millimetre steps when the image travels as 16UC1.
+"""Two depth noise models, both seeded:
+
+- ``D435Noise`` (``apply_depth_noise``): depth that fails like a real D435's: axial noise growing
+  with z^2, no return along depth edges, random holes, and millimetre steps when the image travels
+  as 16UC1 (the simulated camera, the bundled MuJoCo bags);
+- ``PixelNoise``: independent per-pixel Gaussian noise, dropouts and outliers (the synthetic bags
+  of the analytic scene).
 """
 
 from __future__ import annotations
@@ -16,8 +20,8 @@ DepthImage = npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True)
-class DepthNoise:
-    """Parameters of ``apply_depth_noise``; ``DepthNoise.none()`` leaves depth unchanged."""
+class D435Noise:
+    """Parameters of ``apply_depth_noise``; ``D435Noise.none()`` leaves depth unchanged."""
 
     sigma_at_1m_m: float = 0.001  # Gaussian sigma = sigma_at_1m_m * z^2 (stereo error ~ z^2)
     edge_jump_m: float = 0.03  # a neighbour this much farther or nearer marks a depth edge
@@ -39,15 +43,15 @@ class DepthNoise:
             raise SimError(f"hole_radius_px must be 1 <= lo <= hi, got {self.hole_radius_px}")
 
     @classmethod
-    def none(cls) -> DepthNoise:
+    def none(cls) -> D435Noise:
         return cls(0.0, np.inf, 0.0, 0, 0, (1, 1), 0.0, 0.0, np.inf)
 
 
 def apply_depth_noise(
-    depth_m: DepthImage, rng: np.random.Generator, noise: DepthNoise | None = None
+    depth_m: DepthImage, rng: np.random.Generator, noise: D435Noise | None = None
 ) -> DepthImage:
     """A noisy copy of ``depth_m`` (HxW float32 metres, NaN = no return), NaN where lost."""
-    p = noise or DepthNoise()
+    p = noise or D435Noise()
     if depth_m.ndim != 2:
         raise SimError(f"depth must be HxW, got shape {depth_m.shape}")
     z = depth_m.astype(np.float64)
@@ -61,13 +65,6 @@ def apply_depth_noise(
     with np.errstate(invalid="ignore"):
         lost |= ~valid | (noisy < p.min_range_m) | (noisy > p.max_range_m)
     return np.where(lost, np.nan, noisy).astype(np.float32)
-
-
-def depth_to_mm(depth_m: DepthImage) -> npt.NDArray[np.uint16]:
-    """16UC1 depth: uint16 millimetres, 0 = no return (NaN, non-positive or beyond 65.535 m)."""
-    with np.errstate(invalid="ignore"):
-        ok = np.isfinite(depth_m) & (depth_m > 0) & (depth_m < 65.5355)
-    return np.where(ok, np.round(np.where(ok, depth_m, 0.0) * 1000.0), 0).astype(np.uint16)
 
 
 def _edges(
@@ -107,3 +104,40 @@ def _holes(
         r = int(rng.integers(radius_px[0], radius_px[1] + 1))
         holes |= (rows - cy) ** 2 + (cols - cx) ** 2 <= r * r
     return holes
+
+
+@dataclass(frozen=True)
+class PixelNoise:
+    """Independent per-pixel depth noise for the synthetic bags: Gaussian noise growing with the
+    square of the depth (``sigma = sigma_m + sigma_per_m2 * z**2``), dropouts (no return, as on
+    dark or shiny surfaces) and outliers (flying pixels at a wrong depth). A single-pixel lookup is
+    hurt by all three; a robust window estimate should not be. Seeded per frame."""
+
+    sigma_m: float = 0.002
+    sigma_per_m2: float = 0.004
+    dropout: float = 0.02
+    outliers: float = 0.01
+    outlier_scale: float = 0.3  # outlier depth = z * (1 +- up to this share)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("sigma_m", "sigma_per_m2", "outlier_scale"):
+            if not getattr(self, name) >= 0.0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        for name in ("dropout", "outliers"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")
+
+    def apply(self, depth_m: npt.NDArray[np.float32], index: int) -> npt.NDArray[np.float32]:
+        """A noisy copy of HxW float32 metres (NaN = no return) for frame number ``index``."""
+        rng = np.random.default_rng([self.seed, index])
+        z = depth_m.astype(np.float64)
+        noisy = z + rng.standard_normal(z.shape) * (self.sigma_m + self.sigma_per_m2 * z * z)
+        pick = rng.random(z.shape)
+        outlier = pick < self.outliers
+        spread = rng.uniform(-self.outlier_scale, self.outlier_scale, z.shape)
+        noisy = np.where(outlier, z * (1.0 + spread), noisy)
+        noisy = np.where(
+            (pick >= self.outliers) & (pick < self.outliers + self.dropout), np.nan, noisy
+        )
+        return noisy.astype(np.float32)

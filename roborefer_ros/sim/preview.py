@@ -1,6 +1,6 @@
 """Write one scene's images and generated prompts so a person can look at them.
 
-``python -m roborefer_ros.sim.preview --seed 3 --out /tmp/scene3`` writes ``rgb.png``,
+``write_preview`` (run by ``python -m roborefer_ros.tools.sim_preview``) writes ``rgb.png``,
 ``depth.png`` (near = bright), ``labels.png`` (one colour per object; table grey, robot dark),
 ``queries.png`` (each answer pixel numbered in order), ``referring.json`` (the dataset schema)
 and ``queries.json`` (with steps, mode and target object).
@@ -8,10 +8,7 @@ and ``queries.json`` (with steps, mode and target object).
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,35 +17,9 @@ import numpy.typing as npt
 
 from roborefer_ros.core.annotate import draw_points
 from roborefer_ros.core.referring import dump_referring
-from roborefer_ros.sim.errors import SimError
-from roborefer_ros.sim.referring import GeneratedQuery, generate_referring, referring_set
+from roborefer_ros.sim.referring import GeneratedQuery, referring_set
 from roborefer_ros.sim.render import SEG_ROBOT, SEG_TABLE, RenderedFrame
 from roborefer_ros.sim.spec import SceneSpec
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--n", type=int, default=20, help="number of prompts")
-    parser.add_argument("--t", type=float, default=0.0, help="scene time in seconds")
-    parser.add_argument("--robot", default="ur5e")
-    args = parser.parse_args(argv)
-    os.environ.setdefault("MUJOCO_GL", "egl")
-    from roborefer_ros.sim.scene import build_scene  # imports mujoco: after MUJOCO_GL is set
-
-    try:
-        with build_scene(args.seed, robot=args.robot) as scene:
-            frame = scene.render(args.t)
-            queries = generate_referring(
-                scene.spec, frame, args.n, np.random.default_rng(args.seed)
-            )
-            write_preview(args.out, scene.spec, frame, queries)
-    except SimError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(f"wrote {len(queries)} prompts and images to {args.out}")
-    return 0
 
 
 def write_preview(
@@ -99,7 +70,3 @@ def label_image(labels: npt.NDArray[np.int32]) -> npt.NDArray[np.uint8]:
     out[labels == SEG_TABLE] = (110, 110, 110)
     out[labels == SEG_ROBOT] = (40, 40, 90)
     return out
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,1 +1,1 @@
-"""Helpers shared by the test suite and benchmarks: synthetic frames and live-graph fixtures."""
+"""Fixtures only the tests use (a fake G1 that follows arm_sdk commands); nothing else imports."""

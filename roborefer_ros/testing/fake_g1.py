@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from roborefer_ros.manipulation.g1_arm_sdk import (
+from roborefer_ros.manipulation.g1.arm_sdk import (
     ARM_SLOTS,
     NUM_MOTORS,
     WEIGHT_SLOT,
     ArmCommand,
     LowStateSample,
 )
-from roborefer_ros.manipulation.g1_hands import HandCommand
+from roborefer_ros.manipulation.g1.hands import HandCommand
 
 FloatArray = npt.NDArray[np.float64]
 

@@ -20,7 +20,7 @@ import rclpy
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
-from roborefer_ros.manipulation.g1_arm_sdk import NUM_MOTORS, ArmCommand, MotorCommand
+from roborefer_ros.manipulation.g1.arm_sdk import NUM_MOTORS, ArmCommand, MotorCommand
 from roborefer_ros.ros.spin_thread import spin_until_shutdown
 from roborefer_ros.testing.fake_g1 import FakeG1
 

@@ -1,1 +1,1 @@
-"""Console entry points."""
+"""Every command-line entry point: console scripts, ``python -m`` tools and the node executables."""

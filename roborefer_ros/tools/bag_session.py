@@ -288,8 +288,8 @@ class BagSession:
         self.close()
 
     def start(self) -> None:
+        from roborefer_ros.ros.graph import GraphClient, NodeProcess, refer_node_args
         from roborefer_ros.srv import RefPoint
-        from roborefer_ros.testing.graph import GraphClient, NodeProcess, refer_node_args
         from roborefer_ros.tools.replay import Replayer
 
         cams = self.cams
@@ -299,7 +299,7 @@ class BagSession:
             "color/camera_info": cams.info,
         }
         self.node = NodeProcess(
-            "roborefer_ros.tools.node",
+            "roborefer_ros.tools.refer_node",
             refer_node_args(self.node_name, self.params, remaps),
             int(os.environ["ROS_DOMAIN_ID"]),
             self.workdir / "node.log",

@@ -72,8 +72,8 @@ class _Stream:
 def _synthetic_stream(args: argparse.Namespace, work: Path) -> _Stream:
     from roborefer_ros.core.referring import ReferringQuery, ReferringSet, dump_referring
     from roborefer_ros.core.request import Mode
-    from roborefer_ros.testing.graph import ScenePublisher
-    from roborefer_ros.testing.scene import SyntheticScene
+    from roborefer_ros.ros.graph import ScenePublisher
+    from roborefer_ros.sim.analytic_scene import SyntheticScene
 
     width, height = (int(v) for v in args.size.split("x"))
     scene = SyntheticScene(width=width, height=height)
@@ -191,8 +191,8 @@ def _error_m(response: Any, query: Any) -> float:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     domain = _environment()
     from roborefer_ros.ros.conversions import time_msg
+    from roborefer_ros.ros.graph import GraphClient, NodeProcess, refer_node_args
     from roborefer_ros.srv import RefPoint
-    from roborefer_ros.testing.graph import GraphClient, NodeProcess, refer_node_args
     from roborefer_ros.tools.bag_session import status_name
     from roborefer_ros.tools.machine_info import machine
 
@@ -207,7 +207,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         name, _, value = item.partition("=")
         stream.params[name] = value
     node = NodeProcess(
-        "roborefer_ros.tools.node",
+        "roborefer_ros.tools.refer_node",
         refer_node_args("refer_node", stream.params, stream.remaps),
         domain,
         work / "node.log",

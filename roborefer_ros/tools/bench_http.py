@@ -36,8 +36,8 @@ from roborefer_ros.backends.openai_compat import OpenAICompatBackend
 from roborefer_ros.backends.prompt import build_roborefer_prompt
 from roborefer_ros.backends.roborefer_http import RoboReferHttpBackend
 from roborefer_ros.core.request import Mode
-from roborefer_ros.testing.fake_model_servers import FakeModelServer
-from roborefer_ros.testing.scene import SyntheticScene
+from roborefer_ros.sim.analytic_scene import SyntheticScene
+from roborefer_ros.tools.fake_model_server import FakeModelServer
 from roborefer_ros.tools.machine_info import machine
 
 PROMPT = "the top of the red box"

@@ -35,9 +35,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from roborefer_ros.backends.prompt import ROBOREFER_TEMPLATE
     from roborefer_ros.backends.transformers_vlm import TransformersVLMBackend
     from roborefer_ros.core.request import Mode
-    from roborefer_ros.testing.random_vlm import save_random_qwen25_vl
-    from roborefer_ros.testing.scene import SyntheticScene
+    from roborefer_ros.sim.analytic_scene import SyntheticScene
     from roborefer_ros.tools.machine_info import machine
+    from roborefer_ros.tools.random_vlm import save_random_qwen25_vl
 
     width, height = (int(v) for v in args.frame.split("x"))
     rgb, _ = SyntheticScene(width=width, height=height).render(0.0)

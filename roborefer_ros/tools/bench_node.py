@@ -5,7 +5,7 @@ One call, as the node serves it: convert the synced messages of the frozen frame
 ground-truth backend (near-zero cost, its MODEL stage is reported on its own and not subtracted),
 lift (LOCATE and PLACE), look up the transform in a ``TransformBuffer``, fill a
 ``RefPoint.Response`` and draw + convert the annotated image. Input is a synthetic RGB-D frame
-(``roborefer_ros.testing.scene``) as real sensor_msgs messages; no rclpy.init, no graph.
+(``roborefer_ros.sim.analytic_scene``) as real sensor_msgs messages; no rclpy.init, no graph.
 
 Figures are per-call wall times in ms (p50, p95, mean over ``--n`` calls after a warm-up). With
 ``--json`` the last line printed is one JSON object with every figure.
@@ -28,6 +28,7 @@ from roborefer_ros.backends.ground_truth import GroundTruthBackend
 from roborefer_ros.core.annotate import draw_points
 from roborefer_ros.core.camera import CameraModel
 from roborefer_ros.core.config import ReferConfig
+from roborefer_ros.core.depth import encode_depth
 from roborefer_ros.core.frame import Frame
 from roborefer_ros.core.referring import ReferringQuery, ReferringSet
 from roborefer_ros.core.request import Mode, ReferRequest
@@ -42,9 +43,9 @@ from roborefer_ros.ros.conversions import (
     rgb_to_image,
     time_msg,
 )
-from roborefer_ros.ros.messages import fill_result
+from roborefer_ros.ros.refer.messages import fill_result
+from roborefer_ros.sim.analytic_scene import T_LINK_FROM_OPTICAL, SyntheticScene
 from roborefer_ros.srv import RefPoint
-from roborefer_ros.testing.scene import T_LINK_FROM_OPTICAL, SyntheticScene, depth_to_16uc1
 from roborefer_ros.tools.machine_info import machine
 
 T_S = 100.0  # scene time of the benchmark frame
@@ -137,7 +138,7 @@ def make_rig(width: int, height: int) -> Rig:
     rgb, depth_m = scene.render(T_S)
     header = Header(frame_id=scene.optical_frame, stamp=time_msg(STAMP_NS))
     color = rgb_to_image(rgb, header)
-    depth = depth_to_image(depth_to_16uc1(depth_m), header, "16UC1")
+    depth = depth_to_image(encode_depth(depth_m), header, "16UC1")
     info = camera_info(scene.camera_model(), header)
 
     buffer = TransformBuffer(cache_time_s=TF_HISTORY_S)

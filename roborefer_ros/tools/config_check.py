@@ -7,7 +7,10 @@ strictly: ``1`` is an integer, ``1.0`` a double) and within the declared range. 
 read with :mod:`ast` (``launch`` need not be installed): every ``Node(...)`` call must name one of
 our executables (or an allowed external package), its parameter files must exist and pass the
 check above for the node's name, and its remappings must start from topics the node uses.
-``ExecuteProcess(cmd=[...])`` calls are read too, so the launcher can run the same processes.
+``ExecuteProcess(cmd=[...])`` calls are read too, so the launcher can run the same processes, and
+``IncludeLaunchDescription(PythonLaunchDescriptionSource(path), launch_arguments={...}.items())``
+of another of our launch files is followed with the arguments it passes. A launch argument
+declared with ``choices`` refuses any other value, as ``ros2 launch`` does.
 """
 
 from __future__ import annotations
@@ -21,20 +24,26 @@ from pathlib import Path
 
 import yaml
 
-from roborefer_ros.ros.g1_params import G1_PARAMETERS
-from roborefer_ros.ros.params import REFER_NODE_PARAMETERS, ParameterSpec
-from roborefer_ros.ros.pick_place_params import PICK_PLACE_PARAMETERS
-from roborefer_ros.ros.sim_node_params import SIM_NODE_PARAMETERS
+from roborefer_ros.ros.params import ParameterSpec
+from roborefer_ros.ros.pick_place.g1_params import G1_PARAMETERS
+from roborefer_ros.ros.pick_place.moveit_backend import MOVEIT_PARAMETERS
+from roborefer_ros.ros.pick_place.params import PICK_PLACE_PARAMETERS
+from roborefer_ros.ros.pick_place.sim_backend import SIM_CLIENT_PARAMETERS
+from roborefer_ros.ros.refer.params import REFER_NODE_PARAMETERS
+from roborefer_ros.ros.sim.params import SIM_NODE_PARAMETERS
 
 PACKAGE = "roborefer_ros"
 ROOT = Path(__file__).resolve().parents[2]
 ROS2RUN = ROOT / "scripts" / "ros2run"
 
 #: Parameters declared per executable (= default node name) of this package. pick_place_node
-#: also declares its manipulation backend's (the g1 backend's ``g1_*``, when it is chosen).
+#: also declares its manipulation backend's (moveit's, sim's or the g1's, the one chosen).
 NODE_PARAMETERS: dict[str, tuple[ParameterSpec, ...]] = {
     "refer_node": REFER_NODE_PARAMETERS,
-    "pick_place_node": PICK_PLACE_PARAMETERS + G1_PARAMETERS,
+    "pick_place_node": PICK_PLACE_PARAMETERS
+    + MOVEIT_PARAMETERS
+    + SIM_CLIENT_PARAMETERS
+    + G1_PARAMETERS,
     "sim_node": SIM_NODE_PARAMETERS,
 }
 #: Relative names a node's remappings may start from (what it subscribes to or publishes).
@@ -161,6 +170,9 @@ def param_file_problems(path: Path, node: str | None = None) -> list[str]:
     applies = False
     for key, values in sections.items():
         target = _section_node(key)
+        if target == "/**" and not values:  # sets nothing for anyone (an empty overlay)
+            applies = True
+            continue
         if target == "/**":
             target = node or infer_node(path) or "/**"
         applies = applies or target == node
@@ -183,6 +195,7 @@ class LaunchProcess:
 
     kind: str  # "node" or "process"
     line: int
+    source: Path = Path()  # the launch file the Node(...) is written in (an include's own file)
     package: str = ""
     executable: str = ""
     name: str = ""
@@ -199,6 +212,8 @@ class _Resolver:
         self.share = share
         self.assigned: dict[str, ast.expr] = {}
         self.arguments: dict[str, ast.expr | str] = {}
+        declared: set[str] = set()
+        choices: dict[str, list[str]] = {}
         for node in ast.walk(tree):
             if isinstance(node, ast.Assign) and len(node.targets) == 1:
                 target = node.targets[0]
@@ -206,10 +221,27 @@ class _Resolver:
                     self.assigned[target.id] = node.value
         for call in _calls(tree, "DeclareLaunchArgument"):
             name = self.literal(call.args[0]) if call.args else None
+            if not isinstance(name, str):
+                continue
+            declared.add(name)
             default = _keyword(call, "default_value")
-            if isinstance(name, str) and default is not None:
+            if default is not None:
                 self.arguments[name] = default
+            allowed = _keyword(call, "choices")
+            if allowed is not None:
+                values = self.literal(allowed)
+                if not isinstance(values, list | tuple):
+                    raise ConfigError(f"line {call.lineno}: choices of {name!r} must be literal")
+                choices[name] = [str(v) for v in values]
+        self.declared = declared
+        self.overrides = overrides  # also seen by includes, as ros2 launch's are
         self.arguments.update(overrides)
+        for name, allowed_values in choices.items():
+            value = self.argument(name)
+            if value not in allowed_values:
+                raise ConfigError(
+                    f"launch argument {name}:={value!r} is not one of: {', '.join(allowed_values)}"
+                )
 
     def literal(self, node: ast.expr) -> object:
         try:
@@ -235,8 +267,7 @@ class _Resolver:
             func = _func_name(node)
             if func == "LaunchConfiguration" and node.args:
                 name = self.literal(node.args[0])
-                if isinstance(name, str):
-                    return self.argument(name)
+                return self.argument(name if isinstance(name, str) else self.text(node.args[0]))
             if func == "FindPackageShare" and node.args:
                 if self.literal(node.args[0]) == PACKAGE:
                     return str(self.share)
@@ -248,10 +279,16 @@ class _Resolver:
         raise ConfigError(f"line {node.lineno}: cannot evaluate {ast.unparse(node)!r}")
 
     def value(self, node: ast.expr) -> object:
-        """A parameter value: a literal, or a substitution read as YAML (as launch_ros does)."""
+        """A parameter value: a literal, a substitution read as YAML (as launch_ros does), or a
+        ``ParameterValue(substitution, value_type=str)`` kept as the string it becomes."""
         literal = self.literal(node)
         if literal is not None:
             return literal
+        if isinstance(node, ast.Call) and _func_name(node) == "ParameterValue" and node.args:
+            kind = _keyword(node, "value_type")
+            if isinstance(kind, ast.Name) and kind.id == "str":
+                return self.text(node.args[0])
+            node = node.args[0]
         return yaml.safe_load(self.text(node))
 
 
@@ -274,15 +311,37 @@ def _keyword(call: ast.Call, name: str) -> ast.expr | None:
 def parse_launch_file(
     path: Path, arguments: dict[str, str] | None = None, share: Path = ROOT
 ) -> list[LaunchProcess]:
-    """The processes a Python launch file starts; ``share`` stands for the package's share
-    directory (the source tree by default), ``arguments`` override launch-argument defaults."""
-    tree = ast.parse(path.read_text(), filename=str(path))
-    resolver = _Resolver(tree, share, dict(arguments or {}))
-    result: list[LaunchProcess] = []
+    """The processes a Python launch file starts, its includes' included; ``share`` stands for
+    the package's share directory (the source tree by default). ``arguments`` set launch
+    arguments as ``ros2 launch FILE name:=value`` does: for the file and the files it includes
+    (where an include passes its own value, that one wins); one that no file declares is an
+    error naming the ones they do."""
+    given = dict(arguments or {})
+    processes, declared = _parse(path, given, share)
+    unknown = sorted(set(given) - declared)
+    if unknown:
+        raise ConfigError(
+            f"unknown launch argument(s) {', '.join(unknown)}; "
+            f"{path.name} takes: {', '.join(sorted(declared))}"
+        )
+    return processes
+
+
+def _parse(
+    path: Path, arguments: dict[str, str], share: Path
+) -> tuple[list[LaunchProcess], set[str]]:
+    """(processes, names of the launch arguments declared here or in the includes)."""
+    try:
+        tree = ast.parse(path.read_text(), filename=str(path))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    resolver = _Resolver(tree, share, arguments)
+    declared = set(resolver.declared)
+    found: list[tuple[int, list[LaunchProcess]]] = []  # (line, processes): document order
     for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
         func = _func_name(call)
         if func == "Node":
-            result.append(_read_node(call, resolver))
+            found.append((call.lineno, [_read_node(call, resolver, path)]))
         elif func == "ExecuteProcess":
             cmd = _keyword(call, "cmd")
             if not isinstance(cmd, ast.List | ast.Tuple):
@@ -290,12 +349,59 @@ def parse_launch_file(
             words = [resolver.text(item) for item in cmd.elts]
             name_node = _keyword(call, "name")
             name = resolver.text(name_node) if name_node is not None else Path(words[0]).name
-            result.append(LaunchProcess("process", call.lineno, name=name, cmd=words))
-    return sorted(result, key=lambda p: p.line)
+            process = LaunchProcess("process", call.lineno, path, name=name, cmd=words)
+            found.append((call.lineno, [process]))
+        elif func == "IncludeLaunchDescription":
+            included, names = _read_include(call, resolver, path, share)
+            found.append((call.lineno, included))
+            declared |= names
+    ordered = [proc for _, procs in sorted(found, key=lambda item: item[0]) for proc in procs]
+    return ordered, declared
 
 
-def _read_node(call: ast.Call, resolver: _Resolver) -> LaunchProcess:
-    proc = LaunchProcess("node", call.lineno)
+def _read_include(
+    call: ast.Call, resolver: _Resolver, path: Path, share: Path
+) -> tuple[list[LaunchProcess], set[str]]:
+    """The processes of ``IncludeLaunchDescription(PythonLaunchDescriptionSource(FILE),
+    launch_arguments={...}.items())``, FILE read with the arguments passed."""
+    source = call.args[0] if call.args else _keyword(call, "launch_description_source")
+    if not (isinstance(source, ast.Call) and _func_name(source) == "PythonLaunchDescriptionSource"):
+        raise ConfigError(f"line {call.lineno}: include a PythonLaunchDescriptionSource(...)")
+    if not source.args:
+        raise ConfigError(f"line {call.lineno}: PythonLaunchDescriptionSource needs a path")
+    included = Path(resolver.text(source.args[0]))
+    if not included.is_absolute():
+        included = path.parent / included
+    passed: dict[str, str] = dict(resolver.overrides)
+    given = _keyword(call, "launch_arguments")
+    if isinstance(given, ast.Call) and isinstance(given.func, ast.Attribute):
+        given = given.func.value  # {...}.items()
+    pairs: list[tuple[ast.expr | None, ast.expr]]
+    if isinstance(given, ast.Dict):
+        pairs = list(zip(given.keys, given.values, strict=True))
+    elif isinstance(given, ast.List | ast.Tuple):
+        pairs = [
+            (e.elts[0], e.elts[1])
+            for e in given.elts
+            if isinstance(e, ast.Tuple) and len(e.elts) == 2
+        ]
+    elif given is None:
+        pairs = []
+    else:
+        raise ConfigError(f"line {call.lineno}: launch_arguments must be a literal dict or list")
+    for key, value in pairs:
+        name = resolver.literal(key) if key is not None else None
+        if not isinstance(name, str):
+            raise ConfigError(f"line {call.lineno}: launch argument names must be strings")
+        passed[name] = resolver.text(value)
+    try:
+        return _parse(included, passed, share)
+    except ConfigError as exc:
+        raise ConfigError(f"line {call.lineno}: include of {included.name}: {exc}") from None
+
+
+def _read_node(call: ast.Call, resolver: _Resolver, source: Path) -> LaunchProcess:
+    proc = LaunchProcess("node", call.lineno, source)
     for key in ("package", "executable", "name"):
         node = _keyword(call, key)
         if node is not None:
@@ -323,6 +429,18 @@ def _read_node(call: ast.Call, resolver: _Resolver) -> LaunchProcess:
                 raise ConfigError(f"line {pair.lineno}: a remapping is a (source, target) pair")
             proc.remappings.append((resolver.text(pair.elts[0]), resolver.text(pair.elts[1])))
     return proc
+
+
+def effective_parameters(proc: LaunchProcess) -> dict[str, object]:
+    """What the node of ``proc`` will run with, as rcl resolves it: its sections (``/**``, its
+    name) of each parameter file in order, then the inline parameters, later ones winning."""
+    values: dict[str, object] = {}
+    for path in proc.param_files:
+        for key, section in load_sections(path).items():
+            if _section_node(key) in ("/**", proc.name):
+                values.update(section)
+    values.update(proc.parameters)
+    return values
 
 
 def ros2run_module(executable: str) -> str | None:
@@ -369,7 +487,7 @@ def launch_file_problems(path: Path) -> list[str]:
     nodes = [p for p in processes if p.kind == "node"]
     if not nodes:
         return [f"{path.name}: starts no Node"]
-    return [problem for proc in nodes for problem in node_problems(proc, path.name)]
+    return [problem for proc in nodes for problem in node_problems(proc, proc.source.name)]
 
 
 def check(path: Path) -> list[str]:

@@ -9,7 +9,7 @@ The file is either a YAML process list or one of our Python launch files (read w
     cwd: ../..                 # optional, relative to this file: where the processes run
     processes:
       - name: refer_node       # log prefix; also the ROS node name unless node_name says else
-        module: roborefer_ros.tools.node   # or command: [roborefer-replay, data/bags/x, --loop]
+        module: roborefer_ros.tools.refer_node  # or command: [roborefer-replay, data/bags/x]
         args: []               # before --ros-args
         ros: true              # add --ros-args -r __node:=NAME (default: true for modules)
         parameters: {backend: ground_truth}   # inline -p NAME:=VALUE
@@ -162,7 +162,7 @@ def specs_from_launch_file(path: Path, arguments: dict[str, str]) -> list[Proces
             argv = [resolve_command(proc.cmd[0]), *proc.cmd[1:]]
             specs.append(ProcessSpec(proc.name, tuple(argv)))
             continue
-        problems = config_check.node_problems(proc, path.name)
+        problems = config_check.node_problems(proc, proc.source.name)
         if problems:
             raise LaunchError("; ".join(problems))
         module = config_check.ros2run_module(proc.executable)

@@ -1,12 +1,12 @@
 """One pick-and-place episode on a live graph: sim_node + refer_node + pick_place_node.
 
 The task (pick and place instructions) comes from the scene's generated queries, as in the
-in-process episode (``sim_episode.draw_task`` / ``resolve_task``); for the ground_truth backend
-their answers are written to a referring file (stamp 0: any frame of the static camera). The
+in-process episode (``sim.episodes.episode.draw_task`` / ``resolve_task``); for the ground_truth
+backend their answers are written to a referring file (stamp 0: any frame of the static camera). The
 three nodes run as processes (the launcher's machinery, output to a log file); this process sends
-the PickPlace goal, watches the camera (camera_info, one per frame) and reads where the object
-came to rest from TF (``object/<name>``, published by sim_node). Judged like the in-process
-episode: upright (apples may roll), on the table, within the tolerance of the place point.
+the PickPlace goal, watches the camera (camera_info, one per frame) and reads where the object came
+to rest from TF (``object/<name>``, published by sim_node). Judged like the in-process episode:
+upright (apples may roll), on the table, within the tolerance of the place point.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from roborefer_ros.core.referring import dump_referring
 from roborefer_ros.core.transforms import Transform
 from roborefer_ros.manipulation.errors import PickPlaceStatus
 from roborefer_ros.manipulation.grasp_planner import GraspConfig
-from roborefer_ros.manipulation.sim_episode import (
+from roborefer_ros.sim import ObjectSpec
+from roborefer_ros.sim.episodes.episode import (
     GRASP_CONFIGS,
     PLAN_FRAMES,
     EpisodeTask,
@@ -38,8 +39,7 @@ from roborefer_ros.manipulation.sim_episode import (
     resolve_task,
     yaw_of,
 )
-from roborefer_ros.manipulation.sim_live import referring_of
-from roborefer_ros.sim import ObjectSpec
+from roborefer_ros.sim.episodes.live import referring_of
 from roborefer_ros.tools.launcher import Launcher, ProcessSpec, ros_arguments
 
 JsonDict = dict[str, object]  # (named before LiveResult, whose field ``object`` shadows it)
@@ -126,7 +126,7 @@ def prepare(options: LiveOptions, work: Path) -> PreparedEpisode:
 
 
 def grasp_parameters(grasp: GraspConfig) -> dict[str, object]:
-    """pick_place_node's parameters for a GraspConfig (pick_place_params reads them back)."""
+    """pick_place_node's parameters for a GraspConfig (ros.pick_place.params reads them back)."""
     params: dict[str, object] = {
         "grasp_style": grasp.style.value,
         "approach_distance_m": float(grasp.approach_distance_m),
@@ -199,14 +199,14 @@ def graph_specs(options: LiveOptions, referring: Path, python: str) -> list[Proc
         return ProcessSpec(name, argv)
 
     return [
-        node("sim_node", "roborefer_ros.ros.sim_node", sim_params, sim_remaps),
-        node("refer_node", "roborefer_ros.tools.node", refer_params, refer_remaps),
+        node("sim_node", "roborefer_ros.tools.sim_node", sim_params, sim_remaps),
+        node("refer_node", "roborefer_ros.tools.refer_node", refer_params, refer_remaps),
         ProcessSpec(
             "pick_place_node",
             (
                 python,
                 "-m",
-                "roborefer_ros.ros.pick_place_node",
+                "roborefer_ros.tools.pick_place_node",
                 *ros_arguments("pick_place_node", pick_params, robot_params, []),
             ),
         ),

@@ -25,14 +25,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-from roborefer_ros.manipulation.sim_episode import (
+from roborefer_ros.sim import SimError
+from roborefer_ros.sim.episodes.episode import (
     DEFAULT_TOLERANCE_M,
     EpisodeError,
     EpisodeResult,
     run_episode,
 )
-from roborefer_ros.manipulation.sim_live import KeyFrameWriter
-from roborefer_ros.sim import SimError
+from roborefer_ros.sim.episodes.live import KeyFrameWriter
 from roborefer_ros.tools.backend_flags import add_backend_arguments, backend_options_from_args
 
 

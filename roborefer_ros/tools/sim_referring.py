@@ -1,8 +1,8 @@
 """``python -m roborefer_ros.tools.sim_referring --seed N FILE``: the referring file of a sim_node
 scene, for the ground_truth backend (test instrumentation, not a model).
 
-The queries are those the episodes draw their tasks from (``sim_live.scene_queries``), answered
-on the scene's first frame from sim_node's static camera, every one stamped 0 (any frame).
+The queries are those the episodes draw their tasks from (``sim.episodes.live.scene_queries``),
+answered on the scene's first frame from sim_node's static camera, every one stamped 0 (any frame).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 from roborefer_ros.core.referring import dump_referring
-from roborefer_ros.manipulation.sim_live import build_live_scene, referring_of, scene_queries
 from roborefer_ros.sim import SimError
+from roborefer_ros.sim.episodes.live import build_live_scene, referring_of, scene_queries
 
 
 def main(argv: list[str] | None = None) -> int:

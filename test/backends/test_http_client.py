@@ -21,7 +21,7 @@ from roborefer_ros.backends.http_client import (
     redact_url,
 )
 from roborefer_ros.core.status import RefPointError, Status
-from roborefer_ros.testing.fake_model_servers import FakeModelServer
+from roborefer_ros.tools.fake_model_server import FakeModelServer
 
 SECRET = "sk-test-4f9a1c77e2"  # a fake key: it must never show up in a message or a log line
 LIMIT = 4096  # max_response_bytes of the size tests

@@ -24,7 +24,7 @@ from roborefer_ros.backends.prompt import ROBOREFER_POINTING_SUFFIX, build_robor
 from roborefer_ros.backends.registry import BackendOptions, make_backend
 from roborefer_ros.core.request import Mode
 from roborefer_ros.core.status import RefPointError, Status
-from roborefer_ros.testing.fake_model_servers import FakeModelServer
+from roborefer_ros.tools.fake_model_server import FakeModelServer
 
 SECRET = "sk-proj-7Hq2x9ZtLmN4vB8c"  # fake; must appear only in the Authorization header
 KEY_ENV = "ROBOREFER_TEST_OPENAI_KEY"

@@ -22,14 +22,15 @@ from roborefer_ros.backends.prompt import ROBOREFER_POINTING_SUFFIX
 from roborefer_ros.backends.registry import BackendOptions, make_backend
 from roborefer_ros.backends.roborefer_http import RoboReferHttpBackend
 from roborefer_ros.core.config import ReferConfig
+from roborefer_ros.core.depth import encode_depth
 from roborefer_ros.core.frame import Frame
 from roborefer_ros.core.request import Mode, ReferRequest
 from roborefer_ros.core.status import RefPointError, Status
 from roborefer_ros.core.tf_buffer import StampedTransform, TransformBuffer
 from roborefer_ros.core.transforms import Transform
 from roborefer_ros.pipeline import Referrer
-from roborefer_ros.testing.fake_model_servers import FakeModelServer
-from roborefer_ros.testing.scene import T_LINK_FROM_OPTICAL, SyntheticScene, depth_to_16uc1
+from roborefer_ros.sim.analytic_scene import T_LINK_FROM_OPTICAL, SyntheticScene
+from roborefer_ros.tools.fake_model_server import FakeModelServer
 
 SCENE = SyntheticScene()  # 640x480, static camera
 T_S = 100.0
@@ -365,7 +366,7 @@ def test_referrer_with_the_http_backend_finds_the_3d_point(server: FakeModelServ
         stamp_ns=STAMP_NS,
         frame_id=SCENE.optical_frame,
         rgb=rgb,
-        depth=depth_to_16uc1(depth_m),
+        depth=encode_depth(depth_m),
         depth_encoding="16UC1",
         camera=SCENE.camera_model(),
         depth_frame_id=SCENE.optical_frame,

@@ -29,7 +29,7 @@ from roborefer_ros.backends.registry import BackendOptions, make_backend
 from roborefer_ros.backends.transformers_vlm import TransformersVLMBackend, _inputs
 from roborefer_ros.core.request import Mode, ReferRequest
 from roborefer_ros.core.status import RefPointError, Status
-from roborefer_ros.testing.random_vlm import ANSWER_TOKEN, CHAT_TEMPLATE, save_random_qwen25_vl
+from roborefer_ros.tools.random_vlm import ANSWER_TOKEN, CHAT_TEMPLATE, save_random_qwen25_vl
 from test.test_pipeline import SCENE, make_frame, provide, referrer
 
 os.environ["HF_HUB_OFFLINE"] = "1"

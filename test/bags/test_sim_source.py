@@ -13,7 +13,7 @@ from roborefer_ros.sim import (
     LINK_FRAME,
     OPTICAL_FRAME,
     CameraMotion,
-    DepthNoise,
+    D435Noise,
     SimScene,
     build_scene,
 )
@@ -68,7 +68,7 @@ def test_queries_are_answered_in_their_own_frame(scene: SimScene) -> None:
 
 
 def test_noise_is_seeded_per_frame_and_truth_stays_clean(scene: SimScene) -> None:
-    noisy = SimSource(scene, TIMES_S[:2], depth_noise=DepthNoise(), noise_seed=5)
+    noisy = SimSource(scene, TIMES_S[:2], depth_noise=D435Noise(), noise_seed=5)
     first = [f.depth_m for f in noisy.frames()]
     again = [f.depth_m for f in noisy.frames()]
     clean = [f.depth_m for f in SimSource(scene, TIMES_S[:2]).frames()]

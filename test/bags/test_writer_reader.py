@@ -15,13 +15,13 @@ from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 
 from roborefer_ros.bags import messages as m
 from roborefer_ros.bags.errors import BagError
-from roborefer_ros.bags.noise import DepthNoise
 from roborefer_ros.bags.reader import BagReader, read_frames, read_transforms
 from roborefer_ros.bags.source import SceneFrame
 from roborefer_ros.bags.synthetic import SyntheticSource
 from roborefer_ros.bags.writer import SENSOR_QOS, write_bag, write_source_bag
 from roborefer_ros.core.referring import load_referring
-from roborefer_ros.testing.scene import SyntheticScene
+from roborefer_ros.sim.analytic_scene import SyntheticScene
+from roborefer_ros.sim.noise import PixelNoise
 
 NS = "/robot/cam"
 COLOR, DEPTH, INFO = (
@@ -271,7 +271,7 @@ def test_malformed_frame_is_refused(tmp_path: Path) -> None:
 
 
 def test_depth_noise_is_seeded_and_changes_only_depth(tmp_path: Path) -> None:
-    noise = DepthNoise(seed=3)
+    noise = PixelNoise(seed=3)
     a = write_source_bag(tmp_path / "a", SOURCE, SOURCE.referring(), depth_noise=noise)
     b = write_source_bag(tmp_path / "b", SOURCE, SOURCE.referring(), depth_noise=noise)
     with BagReader(a.path) as bag_a, BagReader(b.path) as bag_b:

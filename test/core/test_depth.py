@@ -11,6 +11,7 @@ import pytest
 from roborefer_ros.core.depth import (
     DepthSample,
     depth_traits,
+    encode_depth,
     naive_depth,
     sample_depth,
 )
@@ -270,3 +271,22 @@ def test_sample_costs_well_under_half_a_millisecond_at_720p(encoding: str) -> No
         sample_depth(raw, encoding, 100 + i, 300)
     per_call_s = (time.perf_counter() - start) / runs
     assert per_call_s < 0.5e-3
+
+
+def test_encoding_is_the_decoding_backwards_with_one_no_return_rule() -> None:
+    """One encoder beside the decoder: what an encoding cannot carry is "no return", never a
+    clamped value (70 m would otherwise come back as a 65.535 m surface)."""
+    depth = np.array([[np.nan, 0.0, -1.0, 1.2344, 1.2346, 65.535, 70.0, np.inf]], dtype=np.float32)
+    mm = encode_depth(depth, "16UC1")
+    assert mm.dtype == np.uint16
+    assert mm.tolist() == [[0, 0, 0, 1234, 1235, 65535, 0, 0]]
+    metres = encode_depth(depth, "32FC1")
+    assert metres.dtype == np.float32
+    assert np.isnan(metres[0, [0, 1, 2, 7]]).all()
+    assert metres[0, 3] == np.float32(1.2344) and metres[0, 6] == np.float32(70.0)
+    for encoding in ("16UC1", "mono16", "32FC1"):
+        traits = depth_traits(encoding)
+        back = traits.to_metres(traits.from_metres(depth[:, 3:6]))
+        assert np.allclose(back, depth[:, 3:6], atol=5e-4)
+    with pytest.raises(RefPointError, match="8UC1"):
+        encode_depth(depth, "8UC1")

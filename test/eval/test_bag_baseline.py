@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from roborefer_ros.bags.noise import DepthNoise
 from roborefer_ros.bags.synthetic import SyntheticSource, write_synthetic_bag
 from roborefer_ros.eval import bag_baseline
 from roborefer_ros.eval.summary import QueryOutcome, summarize
-from roborefer_ros.testing.scene import SyntheticScene
+from roborefer_ros.sim.analytic_scene import SyntheticScene
+from roborefer_ros.sim.noise import PixelNoise
+from roborefer_ros.tools import bag_baseline as bag_baseline_tool
 
 SOURCE = SyntheticSource(
     SyntheticScene(width=320, height=240, speed_mps=0.1), tuple(k / 10 for k in range(15))
@@ -23,7 +24,7 @@ SOURCE = SyntheticSource(
 def bags(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("baseline")
     clean = write_synthetic_bag(str(root / "clean"), SOURCE)
-    noisy = write_synthetic_bag(str(root / "noisy"), SOURCE, depth_noise=DepthNoise(seed=1))
+    noisy = write_synthetic_bag(str(root / "noisy"), SOURCE, depth_noise=PixelNoise(seed=1))
     return {"clean": clean.path, "noisy": noisy.path}
 
 
@@ -50,7 +51,7 @@ def test_both_are_exact_on_clean_depth(bags: dict[str, Path]) -> None:
 def test_cli_ends_with_one_json_line(
     bags: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert bag_baseline.main([str(bags["noisy"]), "--json"]) == 0
+    assert bag_baseline_tool.main([str(bags["noisy"]), "--json"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     result = json.loads(lines[-1])
     assert {"n", "succeeded", "success_rate", "median_error_m", "p95_error_m", "status_counts"} <= (
@@ -61,7 +62,7 @@ def test_cli_ends_with_one_json_line(
 
 
 def test_cli_bad_bag_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert bag_baseline.main([str(tmp_path)]) == 2
+    assert bag_baseline_tool.main([str(tmp_path)]) == 2
     assert "no metadata.yaml" in capsys.readouterr().err
 
 

@@ -12,9 +12,9 @@ import pytest
 
 from roborefer_ros.backends.parsers import AnswerFormat
 from roborefer_ros.backends.prompt import ROBOREFER_POINTING_SUFFIX
-from roborefer_ros.eval.export_sim import main, parse_seeds
-from roborefer_ros.eval.refspatial import BenchError, load_bench
+from roborefer_ros.eval.refspatial import load_bench
 from roborefer_ros.eval.scoring import SampleStatus, score_answer
+from roborefer_ros.tools.export_sim import main
 
 SEED = 3
 
@@ -77,11 +77,3 @@ def test_ground_truth_pixels_score_one_on_every_sample(exported: Path) -> None:
         assert result.score == 1.0, (sample.key, sample.prompt, (u, v))
         # and the mask is the target, not the whole image
         assert 0 < np.count_nonzero(mask) < mask.size // 4
-
-
-def test_seed_lists() -> None:
-    assert parse_seeds("0-3") == (0, 1, 2, 3)
-    assert parse_seeds("7, 1,4-5,4") == (1, 4, 5, 7)
-    for bad in ("3-1", "a", "-2", ""):
-        with pytest.raises(BenchError, match="bad seed list"):
-            parse_seeds(bad)

@@ -21,8 +21,8 @@ from roborefer_ros.srv import RefPoint
 from roborefer_ros.backends.parsers import format_roborefer_answer
 from roborefer_ros.core.status import Status
 from roborefer_ros.ros.conversions import time_msg
-from roborefer_ros.testing.graph import GraphClient, NodeProcess, ScenePublisher, refer_node_args
-from roborefer_ros.testing.scene import SyntheticScene
+from roborefer_ros.ros.graph import GraphClient, NodeProcess, ScenePublisher, refer_node_args
+from roborefer_ros.sim.analytic_scene import SyntheticScene
 
 
 @contextlib.contextmanager
@@ -74,7 +74,7 @@ def start_refer_node(
     tmp_path: Path, domain_id: int, params: dict[str, object], name: str = "refer_node"
 ) -> NodeProcess:
     node = NodeProcess(
-        "roborefer_ros.tools.node",
+        "roborefer_ros.tools.refer_node",
         refer_node_args(name, params),
         domain_id,
         tmp_path / f"{name}.log",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from roborefer_ros.sim import DepthNoise, SimError, apply_depth_noise, depth_to_mm
+from roborefer_ros.sim import D435Noise, SimError, apply_depth_noise
 
 
 def _step_image() -> np.ndarray:
@@ -24,13 +24,13 @@ def test_same_seed_same_noise_and_clean_option() -> None:
     c = apply_depth_noise(depth, np.random.default_rng(5))
     assert not np.array_equal(np.nan_to_num(a), np.nan_to_num(c))
     np.testing.assert_array_equal(
-        apply_depth_noise(depth, np.random.default_rng(4), DepthNoise.none()), depth
+        apply_depth_noise(depth, np.random.default_rng(4), D435Noise.none()), depth
     )
 
 
 def test_sigma_grows_with_depth_squared() -> None:
     depth = _step_image()
-    noise = DepthNoise(sigma_at_1m_m=0.002, edge_dropout_prob=0.0, max_holes=0, quantum_m=0.0)
+    noise = D435Noise(sigma_at_1m_m=0.002, edge_dropout_prob=0.0, max_holes=0, quantum_m=0.0)
     noisy = apply_depth_noise(depth, np.random.default_rng(0), noise)
     near = (noisy - depth)[20:, 5:70]
     far = (noisy - depth)[20:, 90:155]
@@ -41,7 +41,7 @@ def test_sigma_grows_with_depth_squared() -> None:
 
 def test_edges_drop_out_and_values_are_millimetres() -> None:
     depth = _step_image()
-    noise = DepthNoise(edge_dropout_prob=1.0, edge_width_px=2, max_holes=0)
+    noise = D435Noise(edge_dropout_prob=1.0, edge_width_px=2, max_holes=0)
     noisy = apply_depth_noise(depth, np.random.default_rng(0), noise)
     assert np.isnan(noisy[20:, 78:82]).all()  # both sides of the 1 m -> 3 m step, 2 px wide
     assert np.isfinite(noisy[20:, 30:60]).all()
@@ -51,22 +51,15 @@ def test_edges_drop_out_and_values_are_millimetres() -> None:
 
 def test_holes_appear() -> None:
     flat = np.full((120, 160), 1.0, dtype=np.float32)
-    noise = DepthNoise(max_holes=6, edge_dropout_prob=0.0)
+    noise = D435Noise(max_holes=6, edge_dropout_prob=0.0)
     lost = [
         np.isnan(apply_depth_noise(flat, np.random.default_rng(s), noise)).sum() for s in range(10)
     ]
     assert max(lost) > 20 and min(lost) >= 0
 
 
-def test_16uc1_conversion() -> None:
-    depth = np.array([[np.nan, 0.0, 1.2344, 70.0]], dtype=np.float32)
-    mm = depth_to_mm(depth)
-    assert mm.dtype == np.uint16
-    assert mm.tolist() == [[0, 0, 1234, 0]]
-
-
 def test_bad_parameters_are_refused() -> None:
     with pytest.raises(SimError, match="edge_dropout_prob"):
-        DepthNoise(edge_dropout_prob=1.5)
+        D435Noise(edge_dropout_prob=1.5)
     with pytest.raises(SimError, match="HxW"):
         apply_depth_noise(np.zeros((2, 2, 2), dtype=np.float32), np.random.default_rng(0))

@@ -209,7 +209,7 @@ def test_free_spots_are_free_visible_table_points(scene: SimScene, frame: Render
 def test_robot_variants_are_pluggable() -> None:
     assert robot_variant("none").home_qpos() == {}
     assert robot_variant("ur5e").name == "ur5e"
-    assert robot_variant("g1").name == "g1"  # test_robot_g1.py builds it
+    assert robot_variant("g1").name == "g1"  # test/sim/robots/test_g1.py builds it
     with pytest.raises(SimError, match="unknown robot 'pr2'"):
         robot_variant("pr2")
     with build_scene(SEED, robot="none", width=160, height=120) as small:

@@ -14,8 +14,8 @@ import pytest
 from roborefer_ros.bags.synthetic import SyntheticSource
 from roborefer_ros.bags.writer import write_source_bag
 from roborefer_ros.core.referring import load_referring
-from roborefer_ros.testing.graph import ros_env
-from roborefer_ros.testing.scene import SyntheticScene
+from roborefer_ros.ros.graph import ros_env
+from roborefer_ros.sim.analytic_scene import SyntheticScene
 from roborefer_ros.tools import bag_eval
 
 # The camera sweeps 0.15 m in 1.5 s: a point lifted with the wrong frame's TF misses by cm.

@@ -17,7 +17,7 @@ from roborefer_ros.bags.make_bundled import BUNDLED
 from roborefer_ros.bags.reader import BagReader
 from roborefer_ros.core.referring import load_referring
 from roborefer_ros.core.request import Mode
-from roborefer_ros.testing.graph import ros_env
+from roborefer_ros.ros.graph import ros_env
 from roborefer_ros.tools.demo import pick_queries
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,7 +25,7 @@ BAGS = ROOT / "data" / "bags"
 NAMES = [bag.name for bag in BUNDLED]
 MAX_BAG_BYTES = 10_000_000
 EVAL_TIMEOUT_S = 60.0
-BUNDLED_MODULE = "roborefer_ros.bags.make_bundled"
+BUNDLED_MODULE = "roborefer_ros.tools.make_bags"
 
 
 def _colour_stamps(path: Path) -> set[int]:

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from roborefer_ros.testing.graph import GraphClient, ros_env
+from roborefer_ros.ros.graph import GraphClient, ros_env
 from roborefer_ros.tools.fastdds_shm import held_shm_paths
 from roborefer_ros.tools.launcher import load_specs
 
@@ -80,7 +80,7 @@ def _new_unheld_shm(since: float) -> list[str]:
 
 def test_sim_demo_and_launch_files_resolve_to_node_command_lines() -> None:
     refer, replay = load_specs(SIM_DEMO)
-    assert refer.argv[1:3] == ("-m", "roborefer_ros.tools.node")
+    assert refer.argv[1:3] == ("-m", "roborefer_ros.tools.refer_node")
     assert "__node:=refer_node" in refer.argv
     assert "backend:=ground_truth" in refer.argv
     assert "aligned_depth/image_raw:=/camera/camera/aligned_depth/image_raw" in refer.argv
@@ -90,7 +90,7 @@ def test_sim_demo_and_launch_files_resolve_to_node_command_lines() -> None:
     specs = load_specs(ROOT / "launch" / "ur5.launch.py", {"camera_ns": "/cam"})
     assert [s.name for s in specs] == ["refer_node", "pick_place_node"]
     assert "color/image_raw:=/cam/color/image_raw" in specs[0].argv
-    assert "manipulation_backend:=moveit" in specs[1].argv
+    assert str(ROOT / "config" / "ur5.yaml") in specs[1].argv  # manipulation_backend: moveit
 
 
 @pytest.mark.graph

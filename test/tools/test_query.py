@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from roborefer_ros.testing.scene import SyntheticScene, depth_to_16uc1
+from roborefer_ros.core.depth import encode_depth
+from roborefer_ros.sim.analytic_scene import SyntheticScene
 from roborefer_ros.tools.query import main
 
 SCENE = SyntheticScene()
@@ -19,7 +20,7 @@ SCENE = SyntheticScene()
 def files(tmp_path: Path) -> dict[str, Path]:
     rgb, depth_m = SCENE.render(0.0)
     Image.fromarray(rgb).save(tmp_path / "scene.png")
-    Image.fromarray(depth_to_16uc1(depth_m)).save(tmp_path / "depth.png")
+    Image.fromarray(encode_depth(depth_m)).save(tmp_path / "depth.png")
     answers = tmp_path / "answers.json"
     answers.write_text(
         json.dumps(
@@ -115,7 +116,7 @@ def test_unknown_backend_is_reported(
 def test_roborefer_http_backend_against_a_server_speaking_the_authors_protocol(
     files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from roborefer_ros.testing.fake_model_servers import FakeModelServer
+    from roborefer_ros.tools.fake_model_server import FakeModelServer
 
     answers = {"the red box": {"answer": "[(0.250, 0.750)]"}}
     (tmp_path / "server").mkdir()

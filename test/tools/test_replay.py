@@ -22,8 +22,8 @@ from tf2_msgs.msg import TFMessage
 from roborefer_ros.bags.reader import BagReader
 from roborefer_ros.bags.synthetic import SyntheticSource
 from roborefer_ros.bags.writer import write_source_bag
-from roborefer_ros.testing.graph import GraphClient, ros_env
-from roborefer_ros.testing.scene import SyntheticScene
+from roborefer_ros.ros.graph import GraphClient, ros_env
+from roborefer_ros.sim.analytic_scene import SyntheticScene
 
 pytestmark = pytest.mark.graph
 

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 import yaml
 
-from roborefer_ros.manipulation.sim_episode import GRASP_CONFIGS
-from roborefer_ros.ros.pick_place_params import default_values, read_config
-from roborefer_ros.testing.graph import GraphClient, ros_env
+from roborefer_ros.ros.graph import GraphClient, ros_env
+from roborefer_ros.ros.pick_place.params import default_values, read_config
+from roborefer_ros.sim.episodes.episode import GRASP_CONFIGS
 from roborefer_ros.tools.launcher import load_specs
 from test.tools.test_launcher import _alive, _child_pids, _kill_all, _launch, _new_unheld_shm
 
@@ -32,12 +32,14 @@ G1_SEED = 27  # "the cup to the left of the cake": the G1's frontal grasp succee
 
 def test_sim_launch_resolves_to_three_nodes_on_the_camera_namespace() -> None:
     sim, refer, pick = load_specs(SIM_LAUNCH, {"camera_ns": "/cam", "seed": "5"})
-    assert sim.argv[1:3] == ("-m", "roborefer_ros.ros.sim_node")
+    assert sim.argv[1:3] == ("-m", "roborefer_ros.tools.sim_node")
     assert "seed:=5" in sim.argv
     assert "color/image_raw:=/cam/color/image_raw" in sim.argv
     assert "aligned_depth_to_color/image_raw:=/cam/aligned_depth_to_color/image_raw" in sim.argv
     assert "aligned_depth/image_raw:=/cam/aligned_depth_to_color/image_raw" in refer.argv
-    assert "manipulation_backend:=sim" in pick.argv
+    assert str(ROOT / "config" / "sim.yaml") in pick.argv
+    sim_yaml = yaml.safe_load((ROOT / "config" / "sim.yaml").read_text())
+    assert sim_yaml["pick_place_node"]["ros__parameters"]["manipulation_backend"] == "sim"
 
 
 def _run_live_episode(tmp_path: Path, *args: str) -> tuple[dict[str, Any], str, float]:
@@ -161,7 +163,7 @@ def test_sim_launch_answers_then_ctrl_c_stops_everything_cleanly(tmp_path: Path)
 def test_sim_launch_robot_g1_answers_in_torso_link(tmp_path: Path) -> None:
     from roborefer_ros.srv import RefPoint
 
-    from roborefer_ros.sim.robot_g1 import T_base_from_torso
+    from roborefer_ros.sim.robots.g1 import T_base_from_torso
 
     referring = ROOT / "data" / "sim" / "referring_seed3_g1.json"
     query = next(q for q in json.loads(referring.read_text())["queries"] if q["mode"] == "locate")

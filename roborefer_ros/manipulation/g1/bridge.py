@@ -1,0 +1,358 @@
+"""Execute a ``StepPlan`` on the G1's arms and Dex3 hands (ROS-free; the ROS side is ``G1Io``).
+
+Order: the plan frame is checked (``torso_link``, else REJECTED); the arm is chosen by the sign of
+the first pose's y; a fresh ``LowState`` is awaited; then every pose is solved by IK **before
+anything moves** (seeded from the measured joints, each LINEAR step cut into ``linear_step_m``
+pieces solved in sequence), so an unreachable pose fails as PLANNING_FAILED with the arm still
+under the locomotion controller. Then the streamer ramps the arm_sdk weight up, walks the joint
+waypoints (rate-limited by the streamer), opens/closes the hand on OPEN/CLOSE, and ramps the
+weight down at the end, on cancel (CANCELED) and on an abort (EXECUTION_FAILED, with the reason).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from roborefer_ros.core.transforms import Transform, interpolate
+from roborefer_ros.manipulation.g1.arm_sdk import (
+    ArmCommand,
+    ArmStreamer,
+    LowStateSample,
+    Phase,
+    StreamerConfig,
+)
+from roborefer_ros.manipulation.g1.hands import HandCommand, HandConfig, HandLimits, hand_command
+from roborefer_ros.manipulation.g1.kinematics import (
+    BASE_FRAME,
+    ArmChain,
+    ArmSide,
+    G1KinematicsError,
+    IkOptions,
+    solve_ik,
+)
+from roborefer_ros.manipulation.steps import (
+    ExecutionResult,
+    ExecutionStatus,
+    StepCallback,
+    StepKind,
+    StepPlan,
+)
+
+FloatArray = npt.NDArray[np.float64]
+
+
+class G1Io(Protocol):
+    """What the executor needs of the robot; the ROS adapter implements it with topics."""
+
+    def latest_state(self) -> LowStateSample | None:
+        """The newest LowState with its receive time (on ``now_s``'s clock), or None."""
+        ...
+
+    def send_arm(self, command: ArmCommand) -> None: ...
+
+    def send_hand(self, command: HandCommand) -> None: ...
+
+    def now_s(self) -> float:
+        """A monotonic clock in seconds."""
+        ...
+
+    def sleep_until(self, deadline_s: float) -> None: ...
+
+
+@dataclass(frozen=True)
+class G1BridgeConfig:
+    plan_frame: str = BASE_FRAME
+    streamer: StreamerConfig = field(default_factory=StreamerConfig)
+    ik: IkOptions = field(default_factory=IkOptions)
+    hand: HandConfig = field(default_factory=HandConfig)
+    linear_step_m: float = 0.01  # LINEAR steps: IK every this many metres of TCP travel
+    max_waypoint_jump_rad: float = 0.35  # a larger joint jump between LINEAR pieces: IK flipped
+    goal_tolerance_rad: float = 0.05  # measured joints within this of the step's last waypoint
+    settle_timeout_s: float = 3.0  # after the desired joints arrive
+    hand_duration_s: float = 0.8  # OPEN / CLOSE: stream the hand command this long
+    state_wait_s: float = 1.0  # for a first fresh LowState
+
+    def __post_init__(self) -> None:
+        if self.plan_frame != BASE_FRAME:
+            raise ValueError(
+                f"the G1 bridge plans in {BASE_FRAME}, got plan_frame {self.plan_frame!r}"
+            )
+        for name in (
+            "linear_step_m",
+            "max_waypoint_jump_rad",
+            "goal_tolerance_rad",
+            "settle_timeout_s",
+            "hand_duration_s",
+            "state_wait_s",
+        ):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0.0):
+                raise ValueError(f"{name} must be finite and > 0, got {value!r}")
+
+
+class _PlanningError(Exception):
+    def __init__(self, step: int, message: str) -> None:
+        super().__init__(message)
+        self.step = step
+
+
+@dataclass(frozen=True)
+class _Segment:
+    step: int
+    waypoints: tuple[FloatArray, ...] = ()  # arm joint targets, in order
+    closed: bool | None = None  # OPEN (False) / CLOSE (True); None: arm motion
+    speed_scale: float = 1.0
+
+
+class _StopError(Exception):
+    def __init__(self, status: ExecutionStatus, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class G1Bridge:
+    """A ``ManipulationBackend`` for the G1; ``io`` talks to the robot (or a fake)."""
+
+    name = "g1"
+
+    def __init__(
+        self,
+        config: G1BridgeConfig,
+        io: G1Io,
+        chains: dict[ArmSide, ArmChain],
+        hand_limits: dict[ArmSide, HandLimits],
+    ) -> None:
+        self.config = config
+        self.io = io
+        self.chains = chains
+        self.hand_limits = hand_limits
+        self.last_streamer: ArmStreamer | None = None  # for tests and diagnostics
+
+    def available(self) -> tuple[bool, str]:
+        return True, ""
+
+    # -- planning -------------------------------------------------------------------------------
+
+    def plan_segments(self, plan: StepPlan, side: ArmSide, q_seed: FloatArray) -> list[_Segment]:
+        chain = self.chains[side]
+        segments: list[_Segment] = []
+        q_prev = q_seed.copy()
+        pose_prev: Transform | None = None
+        for index, step in enumerate(plan.steps):
+            if step.kind in (StepKind.OPEN, StepKind.CLOSE):
+                segments.append(_Segment(index, closed=step.kind is StepKind.CLOSE))
+                continue
+            if step.tcp_pose is None:
+                raise _PlanningError(
+                    index, f"{step.kind.value} step '{step.label}' has no tcp_pose"
+                )
+            poses = [step.tcp_pose]
+            if step.kind is StepKind.LINEAR and pose_prev is not None:
+                distance = float(
+                    np.linalg.norm(np.subtract(step.tcp_pose.translation, pose_prev.translation))
+                )
+                pieces = max(1, math.ceil(distance / self.config.linear_step_m))
+                poses = [
+                    interpolate(pose_prev, step.tcp_pose, k / pieces) for k in range(1, pieces + 1)
+                ]
+            waypoints = []
+            for pose in poses:
+                try:
+                    solution = solve_ik(chain, pose.as_matrix(), q_prev, self.config.ik)
+                except G1KinematicsError as err:
+                    raise _PlanningError(index, str(err)) from None
+                if step.kind is StepKind.LINEAR and pose_prev is not None:
+                    jump = float(np.max(np.abs(solution.q - q_prev)))
+                    if jump > self.config.max_waypoint_jump_rad:
+                        raise _PlanningError(
+                            index,
+                            f"linear step '{step.label}': IK jumps {jump:.2f} rad between "
+                            f"{self.config.linear_step_m * 1000:.0f} mm pieces "
+                            f"(limit {self.config.max_waypoint_jump_rad:.2f} rad)",
+                        )
+                waypoints.append(solution.q)
+                q_prev = solution.q
+            pose_prev = step.tcp_pose
+            segments.append(_Segment(index, tuple(waypoints), speed_scale=step.speed_scale))
+        return segments
+
+    # -- execution ------------------------------------------------------------------------------
+
+    def execute(
+        self,
+        plan: StepPlan,
+        on_step: StepCallback | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> ExecutionResult:
+        if plan.frame != self.config.plan_frame:
+            return ExecutionResult(
+                ExecutionStatus.REJECTED,
+                f"plan frame is '{plan.frame}', the G1 bridge needs '{self.config.plan_frame}'",
+            )
+        first = next((s.tcp_pose for s in plan.steps if s.tcp_pose is not None), None)
+        if first is None:
+            return ExecutionResult(ExecutionStatus.REJECTED, "the plan has no pose to move to")
+        side = ArmSide.for_target(float(first.translation[1]))
+        if side not in self.chains:
+            return ExecutionResult(ExecutionStatus.UNAVAILABLE, f"no {side.value} arm configured")
+        state = self._wait_state()
+        if state is None:
+            return ExecutionResult(
+                ExecutionStatus.EXECUTION_FAILED,
+                f"no fresh LowState within {self.config.state_wait_s:.1f} s: is the robot "
+                "publishing /lowstate?",
+            )
+        if state.mode_machine != self.config.streamer.expected_mode_machine:
+            return ExecutionResult(
+                ExecutionStatus.REJECTED,
+                f"LowState mode_machine is {state.mode_machine}, expected "
+                f"{self.config.streamer.expected_mode_machine}: not the 29-DoF G1 this bridge "
+                "knows",
+            )
+        q_seed = np.asarray(state.q, dtype=np.float64)[list(side.motor_slots)]
+        try:
+            segments = self.plan_segments(plan, side, q_seed)
+        except _PlanningError as err:
+            return ExecutionResult(ExecutionStatus.PLANNING_FAILED, str(err), failed_step=err.step)
+        return _Run(self, side, plan, segments, on_step, cancelled or (lambda: False)).run(state)
+
+    def _wait_state(self) -> LowStateSample | None:
+        deadline = self.io.now_s() + self.config.state_wait_s
+        timeout = self.config.streamer.state_timeout_s
+        while True:
+            now = self.io.now_s()
+            state = self.io.latest_state()
+            if state is not None and now - state.received_s <= timeout:
+                return state
+            if now >= deadline:
+                return None
+            self.io.sleep_until(now + self.config.streamer.dt_s)
+
+
+class _Run:
+    def __init__(
+        self,
+        bridge: G1Bridge,
+        side: ArmSide,
+        plan: StepPlan,
+        segments: list[_Segment],
+        on_step: StepCallback | None,
+        cancelled: Callable[[], bool],
+    ) -> None:
+        self.bridge = bridge
+        self.cfg = bridge.config
+        self.io = bridge.io
+        self.side = side
+        self.plan = plan
+        self.segments = segments
+        self.on_step = on_step
+        self.cancelled = cancelled
+        self.streamer = ArmStreamer(self.cfg.streamer, dict(bridge.chains))
+        bridge.last_streamer = self.streamer
+        self.next_tick_s = 0.0
+        self.hand: HandCommand | None = None
+        self.durations: list[float] = []
+
+    def tick(self) -> None:
+        state = self.io.latest_state()
+        now = self.io.now_s()
+        self.io.send_arm(self.streamer.tick(state, now))
+        if self.hand is not None:
+            self.io.send_hand(self.hand)
+        dt = self.cfg.streamer.dt_s
+        self.next_tick_s = max(self.next_tick_s + dt, now)  # never try to catch up in a burst
+        self.io.sleep_until(self.next_tick_s)
+
+    def guarded_tick(self) -> None:
+        if self.cancelled():
+            raise _StopError(ExecutionStatus.CANCELED, "cancelled")
+        self.tick()
+        if self.streamer.abort_reason:
+            raise _StopError(
+                ExecutionStatus.EXECUTION_FAILED, f"aborted: {self.streamer.abort_reason}"
+            )
+
+    def run(self, state: LowStateSample) -> ExecutionResult:
+        self.next_tick_s = self.io.now_s()
+        self.streamer.start(state)
+        current = -1
+        try:
+            while self.streamer.phase is Phase.RAMP_IN:
+                self.guarded_tick()
+            for segment in self.segments:
+                current = segment.step
+                started = self.io.now_s()
+                if self.on_step is not None:
+                    self.on_step(segment.step, self.plan.steps[segment.step])
+                if segment.closed is not None:
+                    self.run_hand(segment.closed)
+                else:
+                    self.run_arm(segment)
+                self.durations.append(self.io.now_s() - started)
+        except _StopError as stop:
+            if stop.status is ExecutionStatus.CANCELED:
+                self.streamer.release()
+            elif not self.streamer.abort_reason:
+                self.streamer.abort(stop.message, self.io.now_s())
+            self.wind_down()
+            failed = current if current >= 0 else None  # < 0: during the ramp-in
+            return ExecutionResult(stop.status, stop.message, failed, tuple(self.durations))
+        self.streamer.release()
+        self.wind_down()
+        if self.streamer.abort_reason:  # while ramping out
+            message = f"aborted while releasing: {self.streamer.abort_reason}"
+            return ExecutionResult(
+                ExecutionStatus.EXECUTION_FAILED, message, None, tuple(self.durations)
+            )
+        return ExecutionResult(
+            ExecutionStatus.SUCCEEDED,
+            f"done: {len(self.plan.steps)} steps",
+            None,
+            tuple(self.durations),
+        )
+
+    def wind_down(self) -> None:
+        """Keep streaming until the weight is back at 0 (whatever happens meanwhile)."""
+        while self.streamer.phase is not Phase.DONE:
+            self.tick()
+
+    def run_hand(self, closed: bool) -> None:
+        limits = self.bridge.hand_limits.get(self.side)
+        if limits is None:
+            raise _StopError(ExecutionStatus.UNAVAILABLE, f"no {self.side.value} hand configured")
+        self.hand = hand_command(limits, closed, self.cfg.hand)
+        end = self.io.now_s() + self.cfg.hand_duration_s
+        while self.io.now_s() < end:
+            self.guarded_tick()
+
+    def run_arm(self, segment: _Segment) -> None:
+        target = self.streamer.arm_desired(self.side)
+        for waypoint in segment.waypoints:
+            target = self.streamer.set_target(self.side, waypoint, segment.speed_scale)
+            while not self.streamer.reached(self.side):
+                self.guarded_tick()
+        # the desired joints are there: wait for the measured ones
+        deadline = self.io.now_s() + self.cfg.settle_timeout_s
+        error = math.inf
+        while True:
+            state = self.io.latest_state()
+            if state is not None:
+                measured = np.asarray(state.q)[list(self.side.motor_slots)]
+                error = float(np.max(np.abs(measured - target)))
+                if error <= self.cfg.goal_tolerance_rad:
+                    return
+            if self.io.now_s() >= deadline:
+                raise _StopError(
+                    ExecutionStatus.EXECUTION_FAILED,
+                    f"the {self.side.value} arm did not settle within "
+                    f"{self.cfg.settle_timeout_s:.1f} s (joint error {error:.3f} rad, tolerance "
+                    f"{self.cfg.goal_tolerance_rad:.3f} rad)",
+                )
+            self.guarded_tick()

@@ -1,0 +1,114 @@
+"""Dex3 hand commands for the G1 (ROS-free): 7 motors per hand, open and close targets.
+
+Motor order (``HandCmd.motor_cmd[0..6]``): thumb_0, thumb_1, thumb_2, middle_0, middle_1, index_0,
+index_1 (the URDF's ``<side>_hand_<name>_joint``). Each motor's ``mode`` byte packs the motor id
+(bits 0-3), the status 1 = enabled (bits 4-6) and a timeout flag (bit 7):
+``mode = id | 1 << 4 | timeout << 7``.
+
+Targets come from the URDF's hand joint limits: open = every joint at 0 (fingers straight, the end
+of each range nearest 0); close = each joint ``close_fraction`` of the way from 0 to the end of its
+range farthest from 0, except thumb_0 (the thumb's opposition about the palm's y axis), which stays
+at 0. A power-grasp approximation: measure the grasp on the robot before relying on it.
+"""
+
+from __future__ import annotations
+
+import math
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+from roborefer_ros.manipulation.g1.arm_sdk import MotorCommand
+from roborefer_ros.manipulation.g1.kinematics import ArmSide, G1KinematicsError, find_g1_urdf
+
+HAND_JOINTS = ("thumb_0", "thumb_1", "thumb_2", "middle_0", "middle_1", "index_0", "index_1")
+NUM_HAND_MOTORS = len(HAND_JOINTS)
+STATUS_ENABLED = 1
+
+
+def dex3_mode(motor_id: int, timeout: bool = False, status: int = STATUS_ENABLED) -> int:
+    """The Dex3 mode byte: id in bits 0-3, status in bits 4-6, timeout in bit 7."""
+    if not 0 <= motor_id < 16:
+        raise ValueError(f"Dex3 motor id must be in [0, 15], got {motor_id}")
+    if not 0 <= status < 8:
+        raise ValueError(f"Dex3 status must be in [0, 7], got {status}")
+    return motor_id | status << 4 | int(bool(timeout)) << 7
+
+
+@dataclass(frozen=True)
+class HandConfig:
+    kp: float = 1.5
+    kd: float = 0.15
+    close_fraction: float = 0.8
+    timeout: bool = False
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.kp) and 0.0 < self.kp <= 5.0):
+            raise ValueError(f"hand kp must be in (0, 5], got {self.kp!r}")
+        if not (math.isfinite(self.kd) and 0.0 <= self.kd <= 1.0):
+            raise ValueError(f"hand kd must be in [0, 1], got {self.kd!r}")
+        if not (0.0 <= self.close_fraction <= 1.0):
+            raise ValueError(f"close_fraction must be in [0, 1], got {self.close_fraction!r}")
+
+
+@dataclass(frozen=True)
+class HandLimits:
+    side: ArmSide
+    lower: tuple[float, ...]  # 7 values, rad, in HAND_JOINTS order
+    upper: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class HandCommand:
+    side: ArmSide
+    motors: tuple[MotorCommand, ...]  # 7, in HAND_JOINTS order
+
+
+def load_hand_limits(side: ArmSide, urdf_path: Path | None = None) -> HandLimits:
+    path = urdf_path if urdf_path is not None else find_g1_urdf()
+    try:
+        root = ET.parse(path).getroot()
+    except (OSError, ET.ParseError) as err:
+        raise G1KinematicsError("urdf", f"cannot read G1 URDF {path}: {err}") from None
+    joints = {j.get("name", ""): j for j in root.findall("joint")}
+    lower, upper = [], []
+    for joint in HAND_JOINTS:
+        name = f"{side.value}_hand_{joint}_joint"
+        element = joints.get(name)
+        limit = element.find("limit") if element is not None else None
+        if limit is None:
+            raise G1KinematicsError("urdf", f"{path}: hand joint {name!r} or its limits missing")
+        lower.append(float(limit.get("lower", "0")))
+        upper.append(float(limit.get("upper", "0")))
+    return HandLimits(side, tuple(lower), tuple(upper))
+
+
+def open_targets(limits: HandLimits) -> tuple[float, ...]:
+    return tuple(min(max(0.0, lo), hi) for lo, hi in zip(limits.lower, limits.upper, strict=True))
+
+
+def close_targets(limits: HandLimits, close_fraction: float) -> tuple[float, ...]:
+    out = []
+    for index, (lo, hi) in enumerate(zip(limits.lower, limits.upper, strict=True)):
+        start = min(max(0.0, lo), hi)
+        if index == 0:
+            out.append(start)
+            continue
+        far = lo if abs(lo) > abs(hi) else hi
+        out.append(start + close_fraction * (far - start))
+    return tuple(out)
+
+
+def hand_command(limits: HandLimits, closed: bool, config: HandConfig) -> HandCommand:
+    """The HandCmd content that opens or closes one hand."""
+    targets = close_targets(limits, config.close_fraction) if closed else open_targets(limits)
+    motors = tuple(
+        MotorCommand(
+            mode=dex3_mode(index, config.timeout),
+            q=q,
+            kp=config.kp,
+            kd=config.kd,
+        )
+        for index, q in enumerate(targets)
+    )
+    return HandCommand(limits.side, motors)

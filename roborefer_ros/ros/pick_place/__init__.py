@@ -1,0 +1,1 @@
+"""pick_place_node: the PickPlace action, its parameters and messages, its manipulation backends."""

@@ -1,0 +1,1 @@
+"""refer_node: the RefPoint service and Refer action, their parameters, messages and outputs."""

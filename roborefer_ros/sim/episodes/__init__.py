@@ -1,0 +1,1 @@
+"""Pick-and-place episodes in simulation: one episode, the live simulation of sim_node, batches."""

@@ -1,0 +1,169 @@
+"""The G1 executor on a fake robot (virtual clock): a pick-and-place plan end to end, the status
+mapping of every failure, and the safety invariants over the whole command stream."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from roborefer_ros.core.transforms import Transform
+from roborefer_ros.manipulation.g1.arm_sdk import ARM_SLOTS, StreamerConfig
+from roborefer_ros.manipulation.g1.bridge import G1Bridge, G1BridgeConfig
+from roborefer_ros.manipulation.g1.hands import load_hand_limits
+from roborefer_ros.manipulation.g1.kinematics import ArmSide, forward_kinematics, load_arm_chain
+from roborefer_ros.manipulation.grasp_planner import (
+    GraspConfig,
+    GraspStyle,
+    PlaceSurface,
+    PlanRequest,
+    plan_pick_place,
+)
+from roborefer_ros.manipulation.steps import ExecutionStatus, Stage, Step, StepKind, StepPlan
+from roborefer_ros.testing.fake_g1 import FakeG1, FakeG1Io
+
+CHAINS = {side: load_arm_chain(side) for side in ArmSide}
+HANDS = {side: load_hand_limits(side) for side in ArmSide}
+GRASP = GraspConfig(
+    style=GraspStyle.FRONTAL,
+    approach_distance_m=0.08,
+    lift_distance_m=0.05,
+    retreat_distance_m=0.08,
+    linear_speed_scale=0.5,
+)
+FRONTAL = (0.7071067811865476, 0.0, 0.7071067811865475, 0.0)  # TCP z forward, x up
+
+
+def _plan(y: float = 0.18) -> StepPlan:
+    return plan_pick_place(
+        PlanRequest(
+            frame="torso_link",
+            pick_point=(0.30, y, -0.05),
+            place=PlaceSurface((0.30, y + 0.06 * np.sign(y), -0.10), (0.0, 0.0, 1.0)),
+        ),
+        GRASP,
+    )
+
+
+def _short_plan(y: float = 0.18) -> StepPlan:
+    return StepPlan(
+        "torso_link",
+        (
+            Step(StepKind.MOVE, Stage.APPROACH, "pre-grasp", Transform((0.25, y, -0.03), FRONTAL)),
+            Step(StepKind.CLOSE, Stage.GRASP, "close"),
+        ),
+    )
+
+
+def _bridge(robot: FakeG1 | None = None, **config: object) -> tuple[G1Bridge, FakeG1Io]:
+    io = FakeG1Io(robot or FakeG1())
+    return G1Bridge(G1BridgeConfig(**config), io, CHAINS, HANDS), io  # type: ignore[arg-type]
+
+
+def _assert_safe_stream(io: FakeG1Io, config: StreamerConfig) -> None:
+    q = np.array([c.q(ARM_SLOTS) for _, c in io.arm_log])
+    assert np.max(np.abs(np.diff(q, axis=0))) <= config.v_max_rad_s * config.dt_s + 1e-9
+    weights = io.weights()
+    assert weights[0] > 0 and weights[-1] == 0.0
+    assert np.max(np.diff(weights)) <= config.dt_s / config.ramp_in_s + 1e-12
+    assert np.min(np.diff(weights)) >= -config.dt_s / config.ramp_out_s - 1e-12
+    times = np.array([t for t, _ in io.arm_log])
+    assert np.allclose(np.diff(times), config.dt_s, atol=1e-6)  # a steady 50 Hz
+
+
+@pytest.mark.parametrize("y", [0.18, -0.18], ids=["left", "right"])
+def test_pick_and_place_plan_succeeds_and_reaches_every_pose(y: float) -> None:
+    bridge, io = _bridge()
+    plan = _plan(y)
+    side = ArmSide.for_target(y)
+    reached: list[tuple[int, np.ndarray]] = []
+
+    def on_step(index: int, _step: Step) -> None:
+        if index > 0 and plan.steps[index - 1].tcp_pose is not None:
+            q = io.robot.q[list(side.motor_slots)]
+            reached.append((index - 1, q.copy()))
+
+    result = bridge.execute(plan, on_step=on_step)
+    assert result.status is ExecutionStatus.SUCCEEDED, result.message
+    assert len(result.step_durations_s) == len(plan.steps)
+    for index, q in reached:  # measured joints at the end of each pose step: FK within 1 cm
+        pose = plan.steps[index].tcp_pose
+        assert pose is not None
+        tcp = forward_kinematics(CHAINS[side], q, bridge.config.ik.tcp_offset_m)[:3, 3]
+        assert np.linalg.norm(tcp - np.array(pose.translation)) < 0.01
+    _assert_safe_stream(io, bridge.config.streamer)
+    closes = [c for _, c in io.hand_log if c.motors[4].q != 0.0]
+    assert closes and all(c.side is side for _, c in io.hand_log)
+    assert io.hand_log[-1][1].motors[4].q == 0.0  # opened at the place
+
+
+def test_wrong_frame_is_rejected_before_anything_moves() -> None:
+    bridge, io = _bridge()
+    result = bridge.execute(StepPlan("base_link", _short_plan().steps))
+    assert result.status is ExecutionStatus.REJECTED
+    assert "'base_link'" in result.message and "'torso_link'" in result.message
+    assert io.arm_log == []
+
+
+def test_out_of_reach_is_a_planning_failure_before_anything_moves() -> None:
+    bridge, io = _bridge()
+    far = StepPlan(
+        "torso_link",
+        (Step(StepKind.MOVE, Stage.APPROACH, "pre-grasp", Transform((0.9, 0.2, 0.0), FRONTAL)),),
+    )
+    result = bridge.execute(far)
+    assert result.status is ExecutionStatus.PLANNING_FAILED
+    assert result.failed_step == 0 and "beyond the reach" in result.message
+    assert io.arm_log == []
+
+
+def test_wrong_mode_machine_before_start_is_rejected() -> None:
+    bridge, io = _bridge(FakeG1(mode_machine=4))
+    result = bridge.execute(_short_plan())
+    assert result.status is ExecutionStatus.REJECTED
+    assert "mode_machine is 4, expected 5" in result.message
+    assert io.arm_log == []
+
+
+def test_no_state_fails_without_moving() -> None:
+    bridge, io = _bridge(FakeG1(stale_from_s=0.0))
+    result = bridge.execute(_short_plan())
+    assert result.status is ExecutionStatus.EXECUTION_FAILED
+    assert "no fresh LowState" in result.message and io.arm_log == []
+
+
+@pytest.mark.parametrize(
+    ("robot", "reason"),
+    [
+        (FakeG1(stale_from_s=101.5), "LowState is 1"),  # 100 ms + one tick
+        (FakeG1(mode_machine_from_s=101.5), "mode_machine is 4"),
+        (FakeG1(stuck_slot=15, stuck_from_s=101.6), "tracking error"),
+    ],
+    ids=["stale", "mode_machine", "tracking"],
+)
+def test_faults_abort_hold_and_release(robot: FakeG1, reason: str) -> None:
+    bridge, io = _bridge(robot)
+    result = bridge.execute(_plan())
+    assert result.status is ExecutionStatus.EXECUTION_FAILED
+    assert result.message.startswith("aborted: ") and reason in result.message
+    _assert_safe_stream(io, bridge.config.streamer)
+    assert io.arm_log[-1][1].weight == 0.0
+
+
+def test_cancel_releases_the_arm() -> None:
+    bridge, io = _bridge()
+    result = bridge.execute(_plan(), cancelled=lambda: io.t_s > 102.0)
+    assert result.status is ExecutionStatus.CANCELED
+    _assert_safe_stream(io, bridge.config.streamer)
+
+
+def test_unsettled_arm_fails() -> None:
+    robot = FakeG1(lag_s=5.0)  # the servo barely follows, slower than the tracking check sees
+    bridge, io = _bridge(
+        robot,
+        streamer=StreamerConfig(tracking_error_rad=3.0),
+        settle_timeout_s=0.5,
+    )
+    result = bridge.execute(_short_plan())
+    assert result.status is ExecutionStatus.EXECUTION_FAILED
+    assert "did not settle within 0.5 s" in result.message
+    assert io.arm_log[-1][1].weight == 0.0

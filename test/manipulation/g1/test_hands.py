@@ -1,0 +1,65 @@
+"""Dex3 hand commands: the mode byte, gains, open/close targets within the URDF limits."""
+
+from __future__ import annotations
+
+import pytest
+
+from roborefer_ros.manipulation.g1.hands import (
+    NUM_HAND_MOTORS,
+    HandConfig,
+    close_targets,
+    dex3_mode,
+    hand_command,
+    load_hand_limits,
+    open_targets,
+)
+from roborefer_ros.manipulation.g1.kinematics import ArmSide
+
+
+def test_mode_bits() -> None:
+    assert dex3_mode(0) == 0b0001_0000  # status 1 in bits 4-6
+    assert dex3_mode(6) == 0x16
+    assert dex3_mode(3, timeout=True) == 3 | 1 << 4 | 1 << 7
+    for motor in range(NUM_HAND_MOTORS):
+        mode = dex3_mode(motor, timeout=True)
+        assert mode & 0x0F == motor and (mode >> 4) & 0x07 == 1 and mode >> 7 == 1
+    with pytest.raises(ValueError, match="id must be in"):
+        dex3_mode(16)
+
+
+@pytest.mark.parametrize("side", list(ArmSide))
+def test_limits_match_the_urdf_and_unitree_example(side: ArmSide) -> None:
+    limits = load_hand_limits(side)
+    assert len(limits.lower) == len(limits.upper) == 7
+    if side is ArmSide.LEFT:  # thumb_2 closes positive, fingers negative
+        assert limits.upper[2] == pytest.approx(1.745, abs=1e-3)
+        assert limits.lower[3:] == pytest.approx((-1.5708, -1.7453, -1.5708, -1.7453), abs=1e-3)
+    else:
+        assert limits.lower[2] == pytest.approx(-1.745, abs=1e-3)
+        assert limits.upper[3:] == pytest.approx((1.5708, 1.7453, 1.5708, 1.7453), abs=1e-3)
+
+
+@pytest.mark.parametrize("side", list(ArmSide))
+def test_open_and_close_commands(side: ArmSide) -> None:
+    limits = load_hand_limits(side)
+    config = HandConfig(kp=1.5, kd=0.15, close_fraction=0.8)
+    opened = hand_command(limits, False, config)
+    closed = hand_command(limits, True, config)
+    assert opened.side is closed.side is side
+    assert [m.q for m in opened.motors] == list(open_targets(limits)) == [0.0] * 7
+    assert [m.q for m in closed.motors] == pytest.approx(close_targets(limits, 0.8))
+    for index, (motor, lo, hi) in enumerate(
+        zip(closed.motors, limits.lower, limits.upper, strict=True)
+    ):
+        assert lo <= motor.q <= hi
+        assert motor.mode == dex3_mode(index)
+        assert (motor.kp, motor.kd, motor.dq, motor.tau) == (1.5, 0.15, 0.0, 0.0)
+    assert closed.motors[0].q == 0.0  # the thumb's opposition stays
+    assert all(abs(m.q) > 0.5 for m in closed.motors[2:])  # fingers and thumb tip curl
+
+
+def test_config_is_validated() -> None:
+    with pytest.raises(ValueError, match="hand kp"):
+        HandConfig(kp=60.0)  # an arm gain on a finger: refused
+    with pytest.raises(ValueError, match="close_fraction"):
+        HandConfig(close_fraction=1.5)
