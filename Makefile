@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup test test-fast lint demo bench bags clean
+.PHONY: setup test test-fast lint demo bench bags model clean
 setup:
 	bash scripts/bootstrap.sh
 
@@ -22,6 +22,9 @@ demo: setup  ## the RefPoint path on a live graph, bundled synthetic data; write
 
 bags: setup  ## regenerate the bundled bags in data/bags (deterministic)
 	$(PY) -m roborefer_ros.tools.make_bags data/bags --force
+
+model: setup  ## retrain the embedded pointing network from scratch (data/models; samples cached in build/)
+	$(PY) -m roborefer_ros.tools.train_embedded
 
 bench: setup
 	$(PY) -m roborefer_ros.tools.bench_node

@@ -20,6 +20,7 @@ setup(
             "roborefer-node = roborefer_ros.tools.refer_node:main",
             "roborefer-pick-place-node = roborefer_ros.tools.pick_place_node:main",
             "roborefer-sim-node = roborefer_ros.tools.sim_node:main",
+            "roborefer-sim-move-group = roborefer_ros.tools.sim_move_group:main",
             "roborefer-bench-node = roborefer_ros.tools.bench_node:main",
             "roborefer-demo = roborefer_ros.tools.demo:main",
             "roborefer-replay = roborefer_ros.tools.replay:main",
@@ -29,6 +30,7 @@ setup(
             "roborefer-bench = roborefer_ros.tools.bench:main",
             "roborefer-sim-pickplace = roborefer_ros.tools.sim_pickplace:main",
             "roborefer-launch = roborefer_ros.tools.launcher:main",
+            "roborefer-call = roborefer_ros.tools.call:main",
         ],
     },
 )

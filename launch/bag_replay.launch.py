@@ -4,13 +4,14 @@ refer_node.launch.py, with config/bag_replay.yaml over params_file).
 The replay is roborefer-replay, run as ``python3 -m roborefer_ros.tools.replay`` (a colcon
 install puts no console script on PATH).
 
-    ros2 launch roborefer_ros bag_replay.launch.py bag:=/path/to/bag
     ros2 launch roborefer_ros bag_replay.launch.py bag:=/path/to/bag \
-        backend:=roborefer_http model_url:=http://gpu-box:25547
+        model_url:=http://gpu-box:25547
+    ros2 launch roborefer_ros bag_replay.launch.py bag:=/path/to/bag backend:=ground_truth
 
-With the ground_truth backend (the default; test instrumentation, not a model) the node answers
-from the bag's referring.json, so the whole path runs without a model. The bags in data/bags/
-record the RealSense layout with the depth on aligned_depth/image_raw.
+The backend is the real model path by default (roborefer_http, at model_url). Chosen explicitly,
+the ground_truth backend (test instrumentation, not a model) answers from the bag's
+referring.json, so the whole path runs without a model. The bags in data/bags/ record the
+RealSense layout with the depth on aligned_depth_to_color/image_raw.
 """
 
 from launch.actions import DeclareLaunchArgument, ExecuteProcess, IncludeLaunchDescription
@@ -38,12 +39,12 @@ def generate_launch_description() -> LaunchDescription:
             ),
             DeclareLaunchArgument(
                 "backend",
-                default_value="ground_truth",
-                description="Refer node backend; ground_truth is test instrumentation",
+                default_value="roborefer_http",
+                description="Refer node backend; ground_truth (test instrumentation) only if asked",
             ),
             DeclareLaunchArgument(
                 "depth_topic",
-                default_value="aligned_depth/image_raw",
+                default_value="aligned_depth_to_color/image_raw",
                 description="Depth aligned to colour, relative to camera_ns",
             ),
             DeclareLaunchArgument("rate", default_value="1.0"),

@@ -86,7 +86,7 @@ def generate_launch_description() -> LaunchDescription:
                     ("color/image_raw", [camera_ns, "/color/image_raw"]),
                     ("color/camera_info", [camera_ns, "/color/camera_info"]),
                     (
-                        "aligned_depth/image_raw",
+                        "aligned_depth_to_color/image_raw",
                         [camera_ns, "/", LaunchConfiguration("depth_topic")],
                     ),
                 ],

@@ -1,27 +1,33 @@
-"""The whole graph in simulation: sim_node (MuJoCo tabletop, UR5e or G1, RealSense-like camera) +
-the refer node and the pick-and-place node (launch/nodes.launch.py, manipulation_backend: sim).
+"""The whole graph in simulation: the simulated cell (sim_node: MuJoCo tabletop, UR5e or G1,
+RealSense-like camera; for the UR5e also sim_move_group) + the refer node and the pick-and-place
+node (launch/nodes.launch.py) on the real robot's parameter file.
 
-    ros2 launch roborefer_ros sim.launch.py
-    ros2 launch roborefer_ros sim.launch.py robot:=g1 seed:=27 referring_file:=/tmp/r27.json
-    ros2 launch roborefer_ros sim.launch.py backend:=roborefer_http model_url:=http://gpu-box:25547
-    ros2 launch roborefer_ros sim.launch.py params_file:=my_sim.yaml  # e.g. a model_path
-    roborefer-launch launch/sim.launch.py              # without the ros2 CLI
+    ros2 launch roborefer_ros sim.launch.py model_url:=http://gpu-box:25547
+    ros2 launch roborefer_ros sim.launch.py backend:=ground_truth     # no model: the truth
+    ros2 launch roborefer_ros sim.launch.py backend:=ground_truth robot:=g1 seed:=27 \
+        referring_file:=/tmp/r27.json
+    ros2 launch roborefer_ros sim.launch.py robot_params_file:=my_ur5.yaml  # your cell's file
+    roborefer-launch launch/sim.launch.py backend:=ground_truth       # without the ros2 CLI
 
-sim_node publishes the camera like realsense2_camera (colour, aligned_depth_to_color, camera_info
-under camera_ns), the camera and the objects on TF (``object/<name>``), and runs ExecuteSteps
-plans on the simulated arm. With the ground_truth backend (the default here; test
-instrumentation, not a model) the refer node answers from a referring file of the scene's static
-camera: the default is the one for seed 3 and the robot (``data/sim/``, relative to a source
-checkout); write one for another seed with ``python -m roborefer_ros.tools.sim_referring --seed N
---robot R FILE``. ``robot`` picks the frames and grasp settings: ``config/sim_<robot>.yaml`` over
-params_file (ur5e: base_link, top-down; g1: the head camera, torso_link, frontal).
-use_sim_time:=true makes sim_node publish /clock from the physics time.
+The simulation is a robot: sim_node publishes the camera like realsense2_camera (colour,
+aligned_depth_to_color, camera_info under camera_ns) and the objects on TF (``object/<name>``);
+the UR5e cell serves ur_robot_driver's and the Robotiq driver's interfaces and
+``launch/sim_ur5e_cell.launch.py`` adds sim_move_group (simulation instrumentation serving
+move_group's), so config/ur5.yaml (``manipulation_backend: moveit``) runs unchanged; the G1
+serves ExecuteSteps (``launch/sim_g1_cell.launch.py`` adds nothing). The nodes get
+``robot_params_file`` (config/ur5.yaml, config/g1.yaml) with ``config/sim_<robot>.yaml`` over it:
+that overlay holds every difference between the simulated and the real robot. The refer node's
+backend is the real model path by default (roborefer_http at model_url), as on the robot. Chosen
+explicitly, the ground_truth backend (test instrumentation, not a model) answers from a referring
+file of the scene's static camera: the default is the one for seed 3 and the robot
+(``data/sim/``, relative to a source checkout); write one for another seed with ``python -m
+roborefer_ros.tools.sim_referring --seed N --robot R FILE``. use_sim_time:=true makes sim_node
+publish /clock from the physics time.
 """
 
 from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
-from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
 from launch import LaunchDescription
@@ -38,7 +44,16 @@ def generate_launch_description() -> LaunchDescription:
             DeclareLaunchArgument(
                 "params_file",
                 default_value=PathJoinSubstitution([share, "config", "sim.yaml"]),
-                description="The three nodes' parameters",
+                description="The simulated cell's parameters (sim_node, move_group)",
+            ),
+            DeclareLaunchArgument("ur5e_params", default_value="ur5.yaml"),
+            DeclareLaunchArgument("g1_params", default_value="g1.yaml"),
+            DeclareLaunchArgument(
+                "robot_params_file",
+                default_value=PathJoinSubstitution(
+                    [share, "config", LaunchConfiguration([robot, "_params"])]
+                ),
+                description="The real robot's parameter file the nodes run on (unchanged)",
             ),
             DeclareLaunchArgument("seed", default_value="3", description="Scene seed"),
             DeclareLaunchArgument(
@@ -54,8 +69,8 @@ def generate_launch_description() -> LaunchDescription:
             ),
             DeclareLaunchArgument(
                 "backend",
-                default_value="ground_truth",
-                description="Refer node backend (ground_truth: test instrumentation)",
+                default_value="roborefer_http",
+                description="Refer node backend (ground_truth, test instrumentation, if asked)",
             ),
             DeclareLaunchArgument(
                 "referring_file",
@@ -79,35 +94,24 @@ def generate_launch_description() -> LaunchDescription:
                 default_value="false",
                 description="sim_node publishes /clock; the other nodes run on it",
             ),
-            Node(
-                package="roborefer_ros",
-                executable="sim_node",
-                name="sim_node",
-                output="screen",
-                parameters=[
-                    params_file,
-                    {
-                        "seed": LaunchConfiguration("seed"),
-                        "robot": robot,
-                        "realtime": LaunchConfiguration("realtime"),
-                        "publish_clock": use_sim_time,
-                    },
-                ],
-                remappings=[
-                    ("color/image_raw", [camera_ns, "/color/image_raw"]),
-                    ("color/camera_info", [camera_ns, "/color/camera_info"]),
-                    (
-                        "aligned_depth_to_color/image_raw",
-                        [camera_ns, "/aligned_depth_to_color/image_raw"],
-                    ),
-                ],
+            IncludeLaunchDescription(
+                PythonLaunchDescriptionSource(
+                    PathJoinSubstitution([share, "launch", ["sim_", robot, "_cell.launch.py"]])
+                ),
+                launch_arguments={
+                    "params_file": params_file,
+                    "seed": LaunchConfiguration("seed"),
+                    "realtime": LaunchConfiguration("realtime"),
+                    "camera_ns": camera_ns,
+                    "use_sim_time": use_sim_time,
+                }.items(),
             ),
             IncludeLaunchDescription(
                 PythonLaunchDescriptionSource(
                     PathJoinSubstitution([share, "launch", "nodes.launch.py"])
                 ),
                 launch_arguments={
-                    "params_file": params_file,
+                    "params_file": LaunchConfiguration("robot_params_file"),
                     "overlay_params_file": PathJoinSubstitution(
                         [share, "config", ["sim_", robot, ".yaml"]]
                     ),

@@ -19,6 +19,7 @@ from roborefer_ros.backends.model_depth import ModelDepthSource
 from roborefer_ros.core.config import ReferConfig
 from roborefer_ros.core.frame import Frame
 from roborefer_ros.core.lifting import LiftedPoint, lift_pixel, model_to_image_pixel
+from roborefer_ros.core.object_extent import ObjectExtent, estimate_extent
 from roborefer_ros.core.request import Mode, ReferRequest, resolve_mode
 from roborefer_ros.core.result import ReferOutcome, Stage, StageTimings, TargetPoint
 from roborefer_ros.core.status import RefPointError, Status
@@ -138,13 +139,17 @@ class _Run:
 
         started = self._enter(Stage.LIFT)
         lifted = self._lift_all(frame, points_norm)
+        extents = [self._extent(frame, point) for _, point in lifted]
         self._leave(Stage.LIFT, started)
 
         started = self._enter(Stage.TF)
         T_target_from_camera = self.owner.transforms.lookup(
             self.target_frame, frame.frame_id, frame.stamp_ns, cfg.tf_timeout_s
         )
-        targets = tuple(_to_target(xy, point, T_target_from_camera) for xy, point in lifted)
+        targets = tuple(
+            _to_target(xy, point, T_target_from_camera, extent)
+            for (xy, point), extent in zip(lifted, extents, strict=True)
+        )
         self._leave(Stage.TF, started)
         n = len(targets)
         return self._outcome(
@@ -194,6 +199,14 @@ class _Run:
             raise first_error  # every point failed: report why the first one did
         return lifted
 
+    def _extent(self, frame: Frame, point: LiftedPoint) -> ObjectExtent | None:
+        """The pointed object's extent in the same frozen frame (LOCATE points only)."""
+        if self.mode is Mode.PLACE or not self.cfg.estimate_object_extent:
+            return None
+        return estimate_extent(
+            frame.camera, frame.depth, frame.depth_encoding, point.pixel, point.point_camera
+        )
+
     def _outcome(
         self,
         status: Status,
@@ -232,9 +245,13 @@ _CAMERA_X = np.array([1.0, 0.0, 0.0])
 
 
 def _to_target(
-    xy_norm: tuple[float, float], point: LiftedPoint, T_target_from_camera: Transform
+    xy_norm: tuple[float, float],
+    point: LiftedPoint,
+    T_target_from_camera: Transform,
+    extent: ObjectExtent | None = None,
 ) -> TargetPoint:
-    """Express a lifted point and its pose axis in the target frame (see ReferPoint.msg)."""
+    """Express a lifted point, its pose axis and the object's extent in the target frame (see
+    ReferPoint.msg)."""
     p_target = np.asarray(T_target_from_camera.apply(point.point_camera), dtype=np.float64)
     z_target = np.asarray(T_target_from_camera.rotate(point.approach_camera), dtype=np.float64)
     x_hint = np.asarray(T_target_from_camera.rotate(_CAMERA_X), dtype=np.float64)
@@ -244,6 +261,8 @@ def _to_target(
         lifted=point,
         point_target=p_target,
         quat_xyzw_target=quat_from_axes(z_target, x_hint),
+        extent=extent,
+        extent_target=None if extent is None else extent.in_frame(T_target_from_camera),
     )
 
 

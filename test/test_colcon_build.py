@@ -234,3 +234,30 @@ def test_install_is_importable_and_self_contained(installed: ColconBuild, tmp_pa
             f"roborefer_ros ({key}) imported from {resolved}, not from the colcon install "
             f"{installed.install_base}"
         )
+
+
+def test_roborefer_call_is_on_path_once_the_install_is_sourced(
+    installed: ColconBuild, tmp_path: Path
+) -> None:
+    """A colcon install has no pip console scripts: ``roborefer-call`` is installed to bin/
+    (on PATH after ``source install/setup.bash``) and to lib/ for ``ros2 run``."""
+    exe = installed.prefix / "bin" / "roborefer-call"
+    assert exe.is_file() and os.access(exe, os.X_OK), f"{exe} not installed"
+    assert (installed.prefix / "lib" / PACKAGE / "roborefer_call").is_file()
+    script = (
+        f'. "{installed.install_base}/setup.sh" && command -v roborefer-call '
+        "&& roborefer-call --help"
+    )
+    proc = subprocess.run(
+        ["bash", "-c", script],
+        cwd=tmp_path,
+        env=clean_env(AMENT_PREFIX_PATH=str(VENV)),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    first, *rest = proc.stdout.splitlines()
+    assert Path(first).resolve() == exe.resolve()
+    assert rest[0].startswith("usage: roborefer-call")

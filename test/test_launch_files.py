@@ -5,6 +5,7 @@ files with a message naming the problem."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 
 from roborefer_ros.tools import config_check
 from roborefer_ros.tools.config_check import (
+    NODE_NAMES,
     check,
     effective_parameters,
     launch_file_problems,
@@ -22,7 +24,7 @@ from roborefer_ros.tools.config_check import (
 
 ROOT = Path(__file__).resolve().parent.parent
 LAUNCH_FILES = sorted((ROOT / "launch").glob("*.launch.py"))
-CAMERA_TOPICS = {"color/image_raw", "color/camera_info", "aligned_depth/image_raw"}
+CAMERA_TOPICS = {"color/image_raw", "color/camera_info", "aligned_depth_to_color/image_raw"}
 
 
 def test_the_launch_files_of_the_issue_exist() -> None:
@@ -42,7 +44,7 @@ def test_every_node_is_ours_with_an_existing_executable_and_params_file(path: Pa
     for node in nodes:
         assert node.package == "roborefer_ros"
         assert (ROOT / "scripts" / "ros2run" / node.executable).is_file()
-        assert node.name == node.executable
+        assert node.name == NODE_NAMES.get(node.executable, node.executable)
         assert node.param_files, f"{path.name}: {node.name} gets no parameter file"
         for params in node.param_files:
             assert params.is_file()
@@ -54,7 +56,7 @@ def test_every_node_is_ours_with_an_existing_executable_and_params_file(path: Pa
 def test_ur5_runs_moveit_on_the_realsense_layout() -> None:
     refer, pick = (p for p in parse_launch_file(ROOT / "launch" / "ur5.launch.py"))
     assert (refer.source.name, pick.source.name) == ("refer_node.launch.py", "nodes.launch.py")
-    assert dict(refer.remappings)["aligned_depth/image_raw"] == (
+    assert dict(refer.remappings)["aligned_depth_to_color/image_raw"] == (
         "/camera/camera/aligned_depth_to_color/image_raw"
     )
     assert effective_parameters(pick)["manipulation_backend"] == "moveit"
@@ -196,3 +198,114 @@ def test_cli_exit_code_and_messages(tmp_path: Path) -> None:
     failed = subprocess.run([*run, str(bad)], capture_output=True, text=True, timeout=60)
     assert failed.returncode == 1
     assert "refer_node.bad.yaml [refer_node]: max_range_m is int, declared float" in failed.stderr
+
+
+# -- what README says about launch arguments ----------------------------------------------------
+
+README = ROOT / "README.md"
+
+
+def _sentinel(argument: str) -> str:
+    if argument.endswith("params_file"):
+        return f"/sentinel/{argument}.yaml"
+    return "/sentinel_ns" if argument == "camera_ns" else f"SENTINEL_{argument}"
+
+
+def _honoured(path: Path, argument: str) -> bool:
+    """Whether ``argument:=VALUE`` on the command line reaches a process the file starts (an
+    include that passes its own value hides it, as ros2 launch does)."""
+    value = _sentinel(argument)
+    try:
+        processes = parse_launch_file(path, {argument: value})
+    except config_check.ConfigError:  # "unknown launch argument(s) ...": not taken at all
+        return False
+    seen = repr([(p.cmd, p.param_files, p.parameters, p.remappings) for p in processes])
+    return value in seen
+
+
+def readme_launch_pieces() -> set[str]:
+    """The launch files README's sentence leaves out ("Every launch file but `x` and `y`
+    takes"): building blocks the others include, not meant to be started alone."""
+    text = " ".join(README.read_text().split())
+    match = re.search(r"Every launch file but (.+?) takes", text)
+    return set(re.findall(r"`(\w+)`", match.group(1))) if match else set()
+
+
+def readme_launch_claims() -> list[tuple[str, frozenset[str]]]:
+    """(argument, launch files it is claimed for) from README's sentence "Every launch file takes
+    `a:=`, ...; all but `x` and `y` (...) also `b:=`, and all but `z` (...) `c:=`."."""
+    text = " ".join(README.read_text().split())
+    match = re.search(r"Every launch file (?:but (.+?) )?takes (.+?\)\.)", text)
+    assert match is not None, "README no longer says what every launch file takes"
+    pieces = set(re.findall(r"`(\w+)`", match.group(1) or ""))  # files not meant for users
+    everyone, *rest = re.split(r"; |, and (?=all but)", match.group(2))
+    names = {path.name.removesuffix(".launch.py") for path in LAUNCH_FILES}
+    assert pieces <= names, pieces
+    names -= pieces
+    claims = [(arg, frozenset(names)) for arg in re.findall(r"`(\w+):=`", everyone)]
+    for clause in rest:
+        but = re.match(r"all but (.+?) \(", clause)
+        assert but is not None, clause
+        excluded = set(re.findall(r"`(\w+)`", but.group(1)))
+        assert excluded <= names, excluded
+        after = clause[but.end() :]
+        claims += [(arg, frozenset(names - excluded)) for arg in re.findall(r"`(\w+):=`", after)]
+    return claims
+
+
+def test_readme_claims_about_launch_arguments_hold() -> None:
+    """Each argument README says a launch file takes is declared there (or in what it includes)
+    and reaches the nodes; where README says a file does not take it, it really does not."""
+    claims = readme_launch_claims()
+    assert {arg for arg, _ in claims} >= {
+        "params_file",
+        "overlay_params_file",
+        "backend",
+        "model_url",
+        "camera_ns",
+        "target_frame",
+        "use_sim_time",
+    }
+    pieces = readme_launch_pieces()
+    assert pieces <= {p.name.removesuffix(".launch.py") for p in LAUNCH_FILES}
+    wrong = []
+    for argument, files in claims:
+        for path in LAUNCH_FILES:
+            if path.name.removesuffix(".launch.py") in pieces:
+                continue
+            claimed = path.name.removesuffix(".launch.py") in files
+            if _honoured(path, argument) != claimed:
+                wrong.append(f"{path.name} {argument}:= ({'claimed' if claimed else 'excluded'})")
+    assert not wrong, wrong
+
+
+README_LAUNCH_LINE = re.compile(
+    r"(?:ros2 launch roborefer_ros |roborefer-launch launch/)(\w+\.launch\.py)((?: \w+:=\S+)*)"
+)
+
+
+def test_every_launch_command_in_readme_and_docs_uses_arguments_the_file_takes() -> None:
+    """The README's RealSense line, the robot lines and the docs' examples: an argument the file
+    does not take (or a value it refuses) is a ConfigError naming it."""
+    texts = [README.read_text(), *(p.read_text() for p in sorted((ROOT / "docs").glob("*.md")))]
+    commands = [m for text in texts for m in README_LAUNCH_LINE.finditer(text)]
+    assert any(
+        m.group(1) == "refer_node.launch.py" and "model_url:=" in m.group(2) for m in commands
+    ), "README's RealSense line is gone"
+    for command in commands:
+        arguments = dict(word.split(":=", 1) for word in command.group(2).split())
+        parse_launch_file(ROOT / "launch" / command.group(1), arguments)  # raises if wrong
+
+
+@pytest.mark.parametrize("path", LAUNCH_FILES, ids=lambda p: p.name)
+def test_no_launch_file_starts_a_test_backend_unless_asked(path: Path) -> None:
+    """The real model path by default; ground_truth / recorded (test instrumentation) only when
+    a command line names them (bag_replay and sim defaulted to ground_truth; the node's own
+    default was ground_truth, so a launch that set no backend refused its own configuration)."""
+    from roborefer_ros.ros.refer.params import REFER_NODE_PARAMETERS
+
+    default = next(s.default for s in REFER_NODE_PARAMETERS if s.name == "backend")
+    assert default == "roborefer_http"
+    for proc in parse_launch_file(path):
+        if proc.executable == "refer_node":
+            assert effective_parameters(proc).get("backend", default) == "roborefer_http"

@@ -6,6 +6,7 @@ and Frames built directly from the scene's render (no ROS).
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -217,6 +218,25 @@ def test_ok_point_is_within_2mm_of_truth(
         np.testing.assert_allclose(z_axis, ray / np.linalg.norm(ray), atol=2e-3)
 
 
+def test_a_locate_point_carries_the_objects_extent_from_the_same_frame() -> None:
+    """The red box (8 x 8 x 10 cm, axis-aligned in base_link) measured in the frame the point
+    came from, in the target frame; PLACE points and a node with the estimate off carry none."""
+    outcome = refer(ReferRequest(LOCATE_PROMPT, mode=Mode.LOCATE))
+    assert outcome.status is Status.OK, outcome.message
+    framed = outcome.points[0].extent_target
+    assert framed is not None and outcome.points[0].extent is not None
+    box = SCENE.boxes[0]
+    assert framed.size_m[0] == pytest.approx(box.size[0], abs=0.006)
+    assert framed.size_m[1] == pytest.approx(box.size[1], abs=0.006)
+    assert framed.size_m[2] == pytest.approx(box.size[2], abs=0.004)
+    assert framed.base_centre[:2] == pytest.approx(box.center[:2], abs=0.005)
+    assert framed.confidence > 0.5
+    place = refer(ReferRequest(PLACE_PROMPT, mode=Mode.PLACE))
+    assert place.status is Status.OK and place.points[0].extent_target is None
+    off = dataclasses.replace(CONFIG, estimate_object_extent=False)
+    assert refer(ReferRequest(LOCATE_PROMPT), config=off).points[0].extent_target is None
+
+
 def test_auto_mode_resolves_from_the_prompt() -> None:
     outcome = refer(ReferRequest(PLACE_PROMPT, mode=Mode.AUTO))
     assert outcome.status is Status.OK, outcome.message
@@ -384,6 +404,28 @@ def test_bad_frame_when_intrinsics_are_zero() -> None:
     outcome = refer(ReferRequest(LOCATE_PROMPT), frame, backend=backend)
     assert_failed(outcome, Status.BAD_FRAME, "fx=0.0")
     assert backend.queries == []  # a bad frame never reaches the model
+
+
+@pytest.mark.parametrize(
+    ("fx", "fy", "cx", "cy", "named"),
+    [
+        # finite but degenerate: used to reach lifting ("z_axis must be non-zero", INTERNAL_ERROR)
+        (1e-300, 1e-300, 320.0, 240.0, ("fx=1e-300", "field of view")),
+        # normalised units on a 640x480 image: used to answer OK with a point 327 m away
+        (0.97, 0.97, 0.5, 0.5, ("fx=0.97", "cx=0.5", "normalised units")),
+    ],
+    ids=["fx_1e-300", "normalised_units"],
+)
+def test_bad_frame_when_intrinsics_are_implausible(
+    fx: float, fy: float, cx: float, cy: float, named: tuple[str, ...]
+) -> None:
+    k = np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
+    camera = CameraModel(640, 480, k, np.zeros((3, 4)), frame_id=SCENE.optical_frame)
+    frame = replace(make_frame(), camera=camera)
+    backend = CountingBackend(GroundTruthBackend(truth_set()))
+    outcome = refer(ReferRequest(LOCATE_PROMPT), frame, backend=backend)
+    assert_failed(outcome, Status.BAD_FRAME, "implausible intrinsics", *named)
+    assert backend.queries == []
 
 
 def test_unsupported_depth_encoding() -> None:

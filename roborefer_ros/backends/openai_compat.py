@@ -145,7 +145,7 @@ class OpenAICompatBackend:
                 {
                     "role": "user",
                     "content": [
-                        {"type": "image_url", "image_url": {"url": image.data_uri()}},
+                        {"type": "image_url", "image_url": {"url": image.data_uri_json()}},
                         {"type": "text", "text": self.prompt(query.instruction)},
                     ],
                 }

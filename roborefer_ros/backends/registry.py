@@ -42,6 +42,8 @@ class BackendOptions:
     dtype: str = "auto"  # auto | float32 | float16 | bfloat16
     max_new_tokens: int = 64  # transformers and openai: answer length limit
     max_image_side: int = 0  # openai and transformers: downscale the longer side to this; 0 = off
+    # embedded: the pointing network trained here on simulated tabletops (never a default)
+    embedded_weights: str = ""  # "" = the shipped data/models/embedded_pointer.safetensors
 
 
 def _make_ground_truth(options: BackendOptions) -> Backend:
@@ -125,12 +127,19 @@ def _make_transformers(options: BackendOptions) -> Backend:
     )
 
 
+def _make_embedded(options: BackendOptions) -> Backend:
+    from roborefer_ros.backends.embedded.backend import EmbeddedBackend
+
+    return EmbeddedBackend(options.embedded_weights)
+
+
 _FACTORIES: dict[str, Callable[[BackendOptions], Backend]] = {
     "ground_truth": _make_ground_truth,
     "recorded": _make_recorded,
     "transformers": _make_transformers,
     "roborefer_http": _make_roborefer_http,
     "openai": _make_openai,
+    "embedded": _make_embedded,
 }
 
 

@@ -18,6 +18,7 @@ import time
 from roborefer_ros.backends.base import Answer, PointingQuery
 from roborefer_ros.backends.http_client import (
     HttpSettings,
+    JsonAscii,
     JsonHttpClient,
     check_url,
     post_within_deadline,
@@ -120,13 +121,13 @@ class RoboReferHttpBackend:
     def point(self, query: PointingQuery, timeout_s: float) -> Answer:
         started = time.monotonic()
         image = encode_rgb(query.rgb, self.image_encoding, self.jpeg_quality)
-        depth_urls: list[str] = []
+        depth_urls: list[JsonAscii] = []
         depth_source = "none"
         if query.depth_for_model is not None and self.depth_source != "none":
-            depth_urls.append(encode_depth_png(query.depth_for_model).base64())
+            depth_urls.append(encode_depth_png(query.depth_for_model).base64_json())
             depth_source = self.depth_source or query.depth_source
         payload = {
-            "image_url": [image.base64()],
+            "image_url": [image.base64_json()],
             "depth_url": depth_urls,
             "enable_depth": 1 if depth_urls else 0,
             "text": build_roborefer_prompt(query.instruction),

@@ -1,8 +1,8 @@
 """Open a rosbag2 bag (MCAP or sqlite3), list its topics and QoS, find its RGB-D camera topics.
 
 Camera topics are found under any namespace by their endings, as a RealSense driver names them
-(``.../color/image_raw``, ``.../color/camera_info``, ``.../aligned_depth_to_color/image_raw`` or
-this package's ``.../aligned_depth/image_raw``), or given explicitly. Every error names what is
+(``.../color/image_raw``, ``.../color/camera_info``, ``.../aligned_depth_to_color/image_raw``, or
+the older ``.../aligned_depth/image_raw``), or given explicitly. Every error names what is
 missing and what the bag has.
 """
 
@@ -16,6 +16,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import yaml
 from rosbags.interfaces import ConnectionExtRosbag2, QosDurability, QosReliability
 from rosbags.rosbag2 import Reader, ReaderError
 
@@ -26,9 +27,28 @@ from roborefer_ros.core.frame import Frame
 from roborefer_ros.core.tf_buffer import TransformBuffer
 
 COLOR_ENDINGS = ("color/image_raw",)
-DEPTH_ENDINGS = ("aligned_depth/image_raw", "aligned_depth_to_color/image_raw")
+DEPTH_ENDINGS = ("aligned_depth_to_color/image_raw", "aligned_depth/image_raw")
 INFO_ENDINGS = ("color/camera_info",)
 _DEFAULT_DEPTH = 10  # history depth when a bag recorded none (rosbag2 stores 0 for "unknown")
+
+
+def _check_metadata(path: Path) -> None:
+    """BagError, one line naming the file, unless it is YAML with a rosbag2_bagfile_information
+    mapping (what rosbags then reads; its own errors for a malformed file are Python's)."""
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or "cannot be parsed"
+        raise BagError(f"{path}: not valid YAML{line}: {problem}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise BagError(f"{path}: cannot be read: {err}") from None
+    info = data.get("rosbag2_bagfile_information") if isinstance(data, dict) else None
+    if not isinstance(info, dict):
+        raise BagError(
+            f"{path} is not rosbag2 metadata (expected a 'rosbag2_bagfile_information' mapping)"
+        )
 
 
 @dataclass(frozen=True)
@@ -73,11 +93,14 @@ class BagReader:
         self.path = Path(path)
         if not (self.path / "metadata.yaml").is_file():
             raise BagError(f"{self.path} is not a rosbag2 bag directory (no metadata.yaml)")
+        _check_metadata(self.path / "metadata.yaml")
         try:
             self._reader = Reader(self.path)
             self._reader.open()
-        except ReaderError as err:
-            raise BagError(f"cannot open bag {self.path}: {err}") from err
+        except (ReaderError, KeyError, TypeError, ValueError) as err:
+            # rosbags words a malformed entry as Python does ("string indices must be integers")
+            why = " ".join(str(err).split())
+            raise BagError(f"cannot open bag {self.path}: invalid metadata.yaml: {why}") from None
         self.topics: dict[str, BagTopic] = {}
         for conn in self._reader.connections:
             offers = (

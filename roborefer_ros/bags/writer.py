@@ -1,7 +1,7 @@
 """Write a RealSense-like rosbag2 (MCAP) bag of RGB-D frames plus its ``referring.json``.
 
 Layout (``ns`` = ``namespace``, default ``/camera/camera`` as realsense2_camera):
-``<ns>/color/image_raw`` (rgb8), ``<ns>/aligned_depth/image_raw`` (16UC1 mm or 32FC1 m),
+``<ns>/color/image_raw`` (rgb8), ``<ns>/aligned_depth_to_color/image_raw`` (16UC1 mm or 32FC1 m),
 ``<ns>/color/camera_info`` with sensor-data QoS (best effort, volatile, depth 5); ``/tf`` (reliable,
 depth 100) with the moving transforms of each frame; ``/tf_static`` (reliable, transient local,
 depth 1) with every fixed transform in one message, first in the bag. QoS profiles are stored in
@@ -75,7 +75,9 @@ class CameraTopicNames:
     def under(cls, namespace: str) -> CameraTopicNames:
         ns = "/" + namespace.strip("/") if namespace.strip("/") else ""
         return cls(
-            f"{ns}/color/image_raw", f"{ns}/aligned_depth/image_raw", f"{ns}/color/camera_info"
+            f"{ns}/color/image_raw",
+            f"{ns}/aligned_depth_to_color/image_raw",
+            f"{ns}/color/camera_info",
         )
 
 

@@ -20,6 +20,7 @@ class ReferConfig:
     min_range_m: float = 0.05
     max_range_m: float = 10.0
     plane_radius_px: int = 25
+    estimate_object_extent: bool = True  # LOCATE: the pointed object's extent from the frame
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -10,6 +10,16 @@ Colour and depth may interleave in any order (one stream may run several frames 
 one stream, stamps are expected to rise: a message whose stamp + slop is older than the newest
 stamp of the other stream can then never be paired and is dropped, so a message arriving late
 within its own stream is tolerated only within slop. ``queue_size`` bounds the queues regardless.
+
+camera_info pairs with its image by stamp, as image_transport's camera subscriber pairs them: a
+frame gets the camera_info nearest to its colour stamp within ``slop_s``, looked up when a frame
+is selected (so a camera_info that arrives after its images still counts, and a stray older one
+that arrives later is never applied to a newer frame). A frame with no camera_info within slop is
+not served. The recent camera_infos are kept by stamp (``ring_size + queue_size`` of them).
+
+Who feeds it is free: the refer node takes messages from the middleware only when a request
+needs a frame (``ros.refer.frame_source``), in their order of arrival, and asks ``select`` with
+the ``timeline`` it read when the request came.
 """
 
 from __future__ import annotations
@@ -40,6 +50,13 @@ class SyncedSet(Generic[C, D, I]):
 
 
 @dataclass(frozen=True)
+class _Pair(Generic[C, D]):
+    stamp_ns: int
+    color: C
+    depth: D
+
+
+@dataclass(frozen=True)
 class FrameSyncStats:
     """Counters for diagnostics; ``last_*_stamp_ns`` is None until the first message."""
 
@@ -57,6 +74,7 @@ class FrameSyncStats:
     last_info_stamp_ns: int | None
     last_pair_stamp_ns: int | None
     restarts: int = 0  # times time jumped back (a looping bag, a reset simulation)
+    without_info: int = 0  # buffered pairs with no camera_info within slop of their stamp
 
 
 def _stamp(entry: tuple[int, object]) -> int:
@@ -116,11 +134,11 @@ class FrameSync(Generic[C, D, I]):
     def _reset_locked(self) -> None:
         self._colors: list[tuple[int, C]] = []  # unpaired, sorted by stamp
         self._depths: list[tuple[int, D]] = []
-        self._info: tuple[I] | None = None  # a 1-tuple so that a falsy info still counts
-        # Pairs made before the first camera_info; emitted when it arrives.
-        self._pending: deque[tuple[int, C, D]] = deque(maxlen=self._ring_size)
-        self._ring: deque[SyncedSet[C, D, I]] = deque(maxlen=self._ring_size)
-        self._previous_ring: deque[SyncedSet[C, D, I]] = deque()  # before a jump back in time
+        self._infos: list[tuple[int, I]] = []  # recent camera_infos, sorted by stamp
+        self._ring: deque[_Pair[C, D]] = deque(maxlen=self._ring_size)
+        # Before a jump back in time: the pairs and camera_infos of the old timeline.
+        self._previous_ring: deque[_Pair[C, D]] = deque()
+        self._previous_infos: list[tuple[int, I]] = []
         self._n_color = self._n_depth = self._n_info = self._n_pairs = 0
         self._drop_color = self._drop_depth = 0
         self._last_color: int | None = None
@@ -130,16 +148,26 @@ class FrameSync(Generic[C, D, I]):
     # -- producers (subscription callbacks) ---------------------------------------------------
 
     def _restart_if_jumped_back_locked(self, stamp_ns: int, newest_of_stream: int | None) -> None:
-        """Per stream: one stream lagging behind the other is not a jump in time."""
+        """Per stream: one stream lagging behind the other is not a jump in time.
+
+        Any of the three streams can show the jump first. camera_info, a small message, usually
+        does: when a looping bag or a reset simulation starts again, the images of the new
+        timeline can arrive later than its camera_info and /tf (a lost image waits for its
+        repair), and until then a new request must not get the old timeline's newest frame,
+        whose transforms the TF listener has just forgotten.
+        """
         if newest_of_stream is not None and stamp_ns < newest_of_stream - self._jump_back_ns:
             self._colors, self._depths = [], []
-            self._pending.clear()
             # A request that was waiting in the old timeline can still get its set (the last
             # frame of a loop is often cleared before the waiter wakes); new requests cannot.
             self._previous_ring = self._ring
+            # camera_infos of the new timeline may have come first: they stay
+            newer = stamp_ns + self._jump_back_ns
+            self._previous_infos = [e for e in self._infos if e[0] > newer]
+            self._infos = [e for e in self._infos if e[0] <= newer]
             self._timeline += 1
             self._ring = deque(maxlen=self._ring_size)
-            self._last_color = self._last_depth = None
+            self._last_color = self._last_depth = self._last_info = None
             self._n_restarts += 1
 
     def add_color(self, stamp_ns: int, msg: C) -> None:
@@ -171,24 +199,40 @@ class FrameSync(Generic[C, D, I]):
             self._prune_locked()
 
     def add_info(self, stamp_ns: int, msg: I) -> None:
-        """Remember the latest camera_info; the first one releases pairs held back for it."""
+        """Keep a camera_info by its stamp; frames within slop of it can now be served."""
         with self._lock:
+            self._restart_if_jumped_back_locked(stamp_ns, self._last_info)
             self._n_info += 1
-            self._last_info = stamp_ns
-            self._info = (msg,)
-            while self._pending:
-                self._emit_locked(*self._pending.popleft(), msg)
+            self._last_info = (
+                stamp_ns if self._last_info is None else max(self._last_info, stamp_ns)
+            )
+            insort(self._infos, (stamp_ns, msg), key=_stamp)
+            del self._infos[: max(len(self._infos) - self._ring_size - self._queue_size, 0)]
+            self._new_set.notify_all()
 
     # -- consumers ----------------------------------------------------------------------------
 
-    def latest(self) -> SyncedSet[C, D, I] | None:
+    @property
+    def timeline(self) -> int:
+        """Counts the jumps back in time; ``select`` takes the one a request was made in."""
         with self._lock:
-            return self._ring[-1] if self._ring else None
+            return self._timeline
 
-    def select(self, min_stamp_ns: int) -> SyncedSet[C, D, I] | None:
-        """``min_stamp_ns <= 0``: the latest set; else the earliest buffered set at/after it."""
+    def latest(self) -> SyncedSet[C, D, I] | None:
+        """The newest buffered set (a pair with its camera_info)."""
         with self._lock:
-            return self._select_locked(min_stamp_ns)
+            return self._select_locked(0)
+
+    def select(
+        self, min_stamp_ns: int, asked_in_timeline: int | None = None
+    ) -> SyncedSet[C, D, I] | None:
+        """``min_stamp_ns <= 0``: the latest set; else the earliest buffered set at/after it.
+
+        ``asked_in_timeline`` (``timeline`` when the request came): a request made before a
+        jump back in time can still get a frame of the timeline it was made in.
+        """
+        with self._lock:
+            return self._select_locked(min_stamp_ns, asked_in_timeline)
 
     def wait_select(self, min_stamp_ns: int, timeout_s: float) -> SyncedSet[C, D, I] | None:
         """``select`` that sleeps on the Condition until a matching set exists or time runs out."""
@@ -217,6 +261,9 @@ class FrameSync(Generic[C, D, I]):
                 last_info_stamp_ns=self._last_info,
                 last_pair_stamp_ns=self._ring[-1].stamp_ns if self._ring else None,
                 restarts=self._n_restarts,
+                without_info=sum(
+                    self._info_for_locked(p.stamp_ns, self._infos) is None for p in self._ring
+                ),
             )
 
     def clear(self) -> None:
@@ -226,37 +273,49 @@ class FrameSync(Generic[C, D, I]):
 
     # -- internals, called with the lock held -------------------------------------------------
 
+    def _info_for_locked(self, stamp_ns: int, infos: list[tuple[int, I]]) -> tuple[I] | None:
+        """The camera_info nearest to ``stamp_ns`` within slop (earlier on ties), as a 1-tuple
+        so that a falsy message still counts; None when there is none."""
+        i = bisect_left(infos, stamp_ns, key=_stamp)
+        best: tuple[I] | None = None
+        best_dt = self._slop_ns + 1
+        for j in (i - 1, i):
+            if 0 <= j < len(infos) and abs(infos[j][0] - stamp_ns) < best_dt:
+                best, best_dt = (infos[j][1],), abs(infos[j][0] - stamp_ns)
+        return best
+
     def _select_locked(
         self, min_stamp_ns: int, asked_in_timeline: int | None = None
     ) -> SyncedSet[C, D, I] | None:
         if min_stamp_ns <= 0:
-            return self._ring[-1] if self._ring else None
-        rings = [self._ring]
+            for pair in reversed(self._ring):
+                info = self._info_for_locked(pair.stamp_ns, self._infos)
+                if info is not None:
+                    return SyncedSet(pair.stamp_ns, pair.color, pair.depth, info[0])
+            return None
+        rings = [(self._ring, self._infos)]
         if asked_in_timeline == self._timeline - 1:
-            rings.insert(0, self._previous_ring)  # the timeline the request was made in
-        for ring in rings:
-            i = bisect_left([s.stamp_ns for s in ring], min_stamp_ns)
-            if i < len(ring):
-                return ring[i]
+            # the timeline the request was made in
+            both = sorted(self._previous_infos + self._infos, key=_stamp)
+            rings.insert(0, (self._previous_ring, both))
+        for ring, infos in rings:
+            i = bisect_left([p.stamp_ns for p in ring], min_stamp_ns)
+            for pair in list(ring)[i:]:
+                info = self._info_for_locked(pair.stamp_ns, infos)
+                if info is not None:
+                    return SyncedSet(pair.stamp_ns, pair.color, pair.depth, info[0])
         return None
 
     def _pair_locked(self, stamp_ns: int, color: C, depth: D) -> None:
-        if self._info is not None:
-            self._emit_locked(stamp_ns, color, depth, self._info[0])
-        else:
-            self._pending.append((stamp_ns, color, depth))
-
-    def _emit_locked(self, stamp_ns: int, color: C, depth: D, info: I) -> None:
-        """Insert into the ring in stamp order; a set older than a full ring is discarded."""
+        """Insert into the ring in stamp order; a pair older than a full ring is discarded."""
         self._n_pairs += 1
-        synced = SyncedSet(stamp_ns, color, depth, info)
-        i = bisect_right([s.stamp_ns for s in self._ring], stamp_ns)
+        i = bisect_right([p.stamp_ns for p in self._ring], stamp_ns)
         if len(self._ring) == self._ring_size:
             if i == 0:
                 return
             self._ring.popleft()
             i -= 1
-        self._ring.insert(i, synced)
+        self._ring.insert(i, _Pair(stamp_ns, color, depth))
         self._new_set.notify_all()
 
     def _prune_locked(self) -> None:

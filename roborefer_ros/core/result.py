@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from roborefer_ros.core.lifting import LiftedPoint
+from roborefer_ros.core.object_extent import FramedExtent, ObjectExtent
 from roborefer_ros.core.request import Mode, ReferRequest
 from roborefer_ros.core.status import Status
 
@@ -40,6 +41,10 @@ class TargetPoint:
     lifted: LiftedPoint
     point_target: npt.NDArray[np.float64]  # (3,) metres in target_frame
     quat_xyzw_target: tuple[float, float, float, float]  # pose orientation in target_frame
+    # LOCATE: the pointed object's extent from the same frame (camera frame and target frame);
+    # None when not estimated (PLACE, or estimate_object_extent off)
+    extent: ObjectExtent | None = None
+    extent_target: FramedExtent | None = None
 
 
 @dataclass(frozen=True)

@@ -7,17 +7,28 @@ stamp of 0 asks for the latest time at which every edge of the chain has data.
 
 Do not call ``wait_for_transform`` on the thread that feeds the buffer: the data it waits for
 could then never arrive (the classic tf2_ros pitfall).
+
+Input is checked on insert as tf2 does (``checked_transform``): one leading ``/`` of a frame name
+is stripped; an empty name, a frame that is its own parent, a non-finite translation or a
+quaternion whose squared norm is off 1 by ``QUAT_TOLERANCE`` or more is refused with a
+``BadTransformError`` that names the transform and why (a feeder logs it and goes on with the
+next transform). A quaternion within the tolerance is normalised.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
 from roborefer_ros.core.status import RefPointError, Status
-from roborefer_ros.core.transforms import Transform, interpolate
+from roborefer_ros.core.transforms import QuatXYZW, Transform, Vec3, interpolate
+
+#: tf2 refuses a quaternion whose squared norm differs from 1 by this much or more (and normalises
+#: the others), so a typo such as (0, 0, 0.5, 0) is an error, not a silent 180 degree yaw.
+QUAT_TOLERANCE = 0.01
 
 
 class TransformError(RefPointError):
@@ -43,6 +54,15 @@ class TransformLoopError(TransformError):
     """The parent links form a cycle (a misconfigured publisher)."""
 
 
+class BadTransformError(ValueError):
+    """A transform refused on insert; the message names it (parent -> child) and why."""
+
+
+def strip_slash(frame: str) -> str:
+    """``/world`` -> ``world``: tf2 drops one leading slash of a frame name on insert."""
+    return frame[1:] if frame.startswith("/") else frame
+
+
 @dataclass(frozen=True)
 class StampedTransform:
     """``transform`` is T_parent_from_child (the pose of child in parent) at ``stamp_ns``.
@@ -54,6 +74,36 @@ class StampedTransform:
     child_frame: str
     stamp_ns: int
     transform: Transform
+
+
+def checked_transform(
+    parent_frame: str,
+    child_frame: str,
+    stamp_ns: int,
+    translation: Vec3,
+    quat_xyzw: QuatXYZW,
+) -> StampedTransform:
+    """The raw fields of one TransformStamped as a ``StampedTransform``, checked as tf2 checks a
+    transform on insert (module docstring); BadTransformError names the first problem."""
+    parent, child = strip_slash(parent_frame), strip_slash(child_frame)
+    name = f"{parent_frame!r} -> {child_frame!r}"
+    if not child:
+        raise BadTransformError(f"transform {name}: empty child_frame_id")
+    if not parent:
+        raise BadTransformError(f"transform {name}: empty frame_id (parent)")
+    if parent == child:
+        raise BadTransformError(f"transform {name}: frame {child!r} cannot be its own parent")
+    if not all(math.isfinite(v) for v in translation):
+        raise BadTransformError(f"transform {name}: translation {list(translation)} is not finite")
+    if not all(math.isfinite(v) for v in quat_xyzw):
+        raise BadTransformError(f"transform {name}: quaternion {list(quat_xyzw)} is not finite")
+    squared = sum(v * v for v in quat_xyzw)
+    if abs(squared - 1.0) >= QUAT_TOLERANCE:
+        raise BadTransformError(
+            f"transform {name}: quaternion (x, y, z, w) = {list(quat_xyzw)} is not unit "
+            f"(squared norm {squared:.4g}; tf2 refuses |q.q - 1| >= {QUAT_TOLERANCE})"
+        )
+    return StampedTransform(parent, child, stamp_ns, Transform(translation, quat_xyzw))
 
 
 def _fmt_s(stamp_ns: int) -> str:
@@ -129,13 +179,18 @@ class TransformBuffer:
     ) -> None:
         """Add one edge sample; re-parenting a child or switching static/dynamic drops its past.
 
-        Raises ValueError for an empty frame name or a frame that is its own parent.
+        One leading ``/`` of a frame name is stripped (as tf2 does); BadTransformError for an
+        empty frame name or a frame that is its own parent.
         """
-        for name in (st.parent_frame, st.child_frame):
-            if not name or name.startswith("/"):
-                raise ValueError(f"frame names must be non-empty without a leading '/': {name!r}")
-        if st.parent_frame == st.child_frame:
-            raise ValueError(f"frame {st.child_frame!r} cannot be its own parent")
+        parent, child = strip_slash(st.parent_frame), strip_slash(st.child_frame)
+        if not parent or not child:
+            raise BadTransformError(
+                f"transform {st.parent_frame!r} -> {st.child_frame!r}: empty frame name"
+            )
+        if parent == child:
+            raise BadTransformError(f"frame {child!r} cannot be its own parent")
+        if (parent, child) != (st.parent_frame, st.child_frame):
+            st = StampedTransform(parent, child, st.stamp_ns, st.transform)
         with self._lock:
             edge = self._edges.get(st.child_frame)
             if edge is None or edge.parent != st.parent_frame or edge.is_static != is_static:

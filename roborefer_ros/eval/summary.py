@@ -1,7 +1,10 @@
 """Scores of a set of referring results against their ground truth, live or offline alike.
 
 A query succeeds when its status is OK and the 3D error is within its own ``tolerance_m``; errors
-are summarised over the queries that returned a point (median, p95), latencies per stage.
+are summarised over the queries that returned a point (median, p95), latencies per stage. The
+evaluation as a job fails (``job_failure``) when no query succeeded, or when any query could not be
+asked of the model at all (BACKEND_ERROR, BACKEND_TIMEOUT, or no response): a score over a model
+that was not there measures nothing.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ class QueryOutcome:
     error_m: float | None
     tolerance_m: float
     timings_s: Mapping[str, float] = field(default_factory=dict)
+    message: str = ""  # the node's own message (why it failed)
 
     @property
     def succeeded(self) -> bool:
@@ -89,6 +93,31 @@ def summarize(outcomes: Iterable[QueryOutcome]) -> EvalSummary:
         status_counts=dict(sorted(Counter(o.status for o in items).items())),
         latency_s=latency,
     )
+
+
+#: statuses that mean the model (or the node) did not answer: any of them fails the job
+JOB_FAILURES = ("BACKEND_ERROR", "BACKEND_TIMEOUT", "NO_RESPONSE")
+
+
+def job_failure(outcomes: Iterable[QueryOutcome]) -> str | None:
+    """Why the evaluation as a whole failed, in one line naming the first cause in the node's
+    own words; None when it is a valid measurement (module docstring)."""
+    items = list(outcomes)
+    if not items:
+        return "no query was asked"
+    broken = [o for o in items if o.status in JOB_FAILURES]
+    first = broken[0] if broken else None
+    if first is None and not any(o.succeeded for o in items):
+        first = next((o for o in items if o.status != "OK"), items[0])
+        counts = Counter(o.status for o in items)
+        head = "no query succeeded (" + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+        return f"{head}); first: {first.status}" + (f": {first.message}" if first.message else "")
+    if first is None:
+        return None
+    counts = Counter(o.status for o in broken)
+    head = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+    why = f": {first.message}" if first.message else ""
+    return f"{head} of {len(items)} queries; first: {first.status}{why}"
 
 
 def format_summary(summary: EvalSummary, title: str) -> str:

@@ -134,6 +134,9 @@ class PlanRequest:
     # Unit viewing ray through the pick point (RefPoint LOCATE pose +z), plan frame; with a fully
     # known size the planner grasps around the object's estimated centre, not the pointed surface.
     pick_ray: Vec3 | None = None
+    # The object's centre (the middle of its height), plan frame, when perceived: used instead of
+    # the estimate along the viewing ray.
+    object_centre: Vec3 | None = None
     approach_distance_m: float | None = None  # overrides the config when > 0
     lift_distance_m: float | None = None
 
@@ -299,9 +302,12 @@ def plan_pick_place(request: PlanRequest, cfg: GraspConfig) -> StepPlan:
         grasp = point + axis * depth
         if cfg.style is GraspStyle.TOP_DOWN:
             held_height = size[2] - depth
-        centre = _centre_estimate(point, request.pick_ray, known)
-        if centre is not None and cfg.style is GraspStyle.TOP_DOWN:
-            centre = _within_footprint(centre, point, own)
+        if request.object_centre is not None and all(s > 0 for s in known):
+            centre: FloatArray | None = _vec(request.object_centre, "object centre")
+        else:
+            centre = _centre_estimate(point, request.pick_ray, known)
+            if centre is not None and cfg.style is GraspStyle.TOP_DOWN:
+                centre = _within_footprint(centre, point, own)
         if centre is not None:
             grasp, held_height = _grasp_from_centre(centre, known, axis, depth, cfg)
         steps += [

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from roborefer_ros.core.object_extent import FramedExtent
 from roborefer_ros.core.request import Mode
 from roborefer_ros.core.transforms import Transform, Vec3
 from roborefer_ros.manipulation.errors import PickPlaceError, PickPlaceStatus
@@ -61,6 +62,8 @@ class Target:
     stamp_ns: int  # 0 = no time (a ready pose without a stamp)
     depth_valid_ratio: float | None = None  # None: no depth evidence (a ready pose)
     source: str = "model"  # "model" or "given"
+    # LOCATE: the object's extent the refer node perceived in the same frame (plan frame)
+    extent: FramedExtent | None = None
 
     @property
     def z_axis(self) -> Vec3:
@@ -83,12 +86,31 @@ class PickPlaceRequest:
     dry_run: bool = False
 
     @property
+    def gives_geometry(self) -> bool:
+        """Whether the goal itself says how big the object is or how it is turned."""
+        return self.object_yaw_rad is not None or any(s > 0 for s in self.object_size_m)
+
+    @property
     def wants_pick(self) -> bool:
         return self.pick_pose is not None or bool(self.pick_prompt.strip())
 
     @property
     def wants_place(self) -> bool:
         return self.place_pose is not None or bool(self.place_prompt.strip())
+
+
+@dataclass(frozen=True)
+class ObjectGeometry:
+    """The object geometry a plan used. ``source``: "goal" (the goal's size/yaw), "perceived"
+    (the refer node's estimate from the pick's frame), "default" (nothing was known: the
+    planner's default extents, yaw 0). ``size_m`` along the object's own axes when ``yaw_rad`` is
+    set, else along the plan frame's (unknown extents 0); ``centre_m``: the perceived centre of
+    the object's body (where the grasp closes)."""
+
+    source: str
+    size_m: Vec3 = (0.0, 0.0, 0.0)
+    yaw_rad: float | None = None
+    centre_m: Vec3 | None = None
 
 
 class Resolver(Protocol):
@@ -104,9 +126,14 @@ class PickPlaceOutcome:
     pick: Target | None = None
     place: Target | None = None
     plan: StepPlan | None = None
+    geometry: ObjectGeometry | None = None
     failed_step: int | None = None
     stage_durations_s: tuple[float, ...] = field(default=(0.0,) * NUM_STAGES)
     total_s: float = 0.0
+    # per step the backend ran (in plan order, up to the failed one): wall time and its
+    # planning share (empty where the backend does not tell)
+    step_durations_s: tuple[float, ...] = ()
+    step_planning_s: tuple[float, ...] = ()
 
     @property
     def success(self) -> bool:
@@ -128,9 +155,11 @@ class _Run:
     cancelled: Callable[[], bool]
     retry: ReferRetry = ReferRetry()
     durations: list[float] = field(default_factory=lambda: [0.0] * NUM_STAGES)
+    step_times: tuple[tuple[float, ...], tuple[float, ...]] = ((), ())  # durations, planning
     pick: Target | None = None
     place: Target | None = None
     plan: StepPlan | None = None
+    geometry: ObjectGeometry | None = None
 
     def stage(self, stage: Stage) -> None:
         if self.cancelled():
@@ -215,6 +244,7 @@ class _Run:
             self.timed(Stage.REFER_PLACE, t0)
         self.stage(Stage.PLAN)
         t0 = time.monotonic()
+        self.geometry = self.object_geometry()
         self.plan = plan_pick_place(
             PlanRequest(
                 frame=req.frame,
@@ -224,8 +254,9 @@ class _Run:
                 place=PlaceSurface(self.place.pose.translation, self.place.z_axis)
                 if self.place
                 else None,
-                object_size_m=req.object_size_m,
-                object_yaw_rad=req.object_yaw_rad,
+                object_size_m=self.geometry.size_m,
+                object_yaw_rad=self.geometry.yaw_rad,
+                object_centre=self.geometry.centre_m,
                 approach_distance_m=req.approach_distance_m,
                 lift_distance_m=req.lift_distance_m,
             ),
@@ -239,6 +270,26 @@ class _Run:
             )
         return self.execute(self.plan)
 
+    def object_geometry(self) -> ObjectGeometry:
+        """What the goal says of the object's size and yaw; else what the refer node perceived
+        in the pick's frame (REJECTED below ``min_object_confidence``: no blind grasp on a bad
+        estimate); else nothing (the planner's defaults)."""
+        req = self.request
+        if req.gives_geometry:
+            return ObjectGeometry("goal", req.object_size_m, req.object_yaw_rad)
+        extent = self.pick.extent if self.pick is not None else None
+        if extent is None:
+            return ObjectGeometry("default")
+        floor = self.safety.min_object_confidence
+        if extent.confidence < floor:
+            why = f": {extent.note}" if extent.note else ""
+            raise PickPlaceError(
+                PickPlaceStatus.REJECTED,
+                f"pick: the object's extent is uncertain (confidence {extent.confidence:.2f} < "
+                f"min_object_confidence {floor:g}){why}",
+            )
+        return ObjectGeometry("perceived", extent.size_m, extent.yaw_rad, extent.body_centre)
+
     def execute(self, plan: StepPlan) -> PickPlaceOutcome:
         assert self.backend is not None
 
@@ -248,6 +299,10 @@ class _Run:
         result = self.backend.execute(plan, on_step=on_step, cancelled=self.cancelled)
         for index, seconds in enumerate(result.step_durations_s[: len(plan.steps)]):
             self.durations[int(plan.steps[index].stage.value)] += seconds
+        self.step_times = (
+            tuple(result.step_durations_s[: len(plan.steps)]),
+            tuple(result.step_planning_s[: len(plan.steps)]),
+        )
         status = PickPlaceStatus.from_execution(result.status)
         if result.success:
             return self.outcome(status, f"done: {len(plan.steps)} steps")
@@ -265,8 +320,11 @@ class _Run:
             pick=self.pick,
             place=self.place,
             plan=self.plan,
+            geometry=self.geometry,
             failed_step=failed_step,
             stage_durations_s=tuple(self.durations),
+            step_durations_s=self.step_times[0],
+            step_planning_s=self.step_times[1],
         )
 
 

@@ -61,8 +61,14 @@ class SafetyConfig:
     max_target_age_s: float = 10.0  # 0 disables
     max_future_s: float = 1.0
     max_surface_tilt_deg: float = 30.0
+    # a perceived object extent less certain than this is REJECTED, never grasped blindly
+    min_object_confidence: float = 0.3
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.min_object_confidence <= 1.0:
+            raise ValueError(
+                f"min_object_confidence must be in [0, 1], got {self.min_object_confidence!r}"
+            )
         if not 0.0 <= self.min_depth_valid_ratio <= 1.0:
             raise ValueError(
                 f"min_depth_valid_ratio must be in [0, 1], got {self.min_depth_valid_ratio!r}"

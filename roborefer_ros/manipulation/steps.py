@@ -67,7 +67,10 @@ class ExecutionResult:
     status: ExecutionStatus
     message: str
     failed_step: int | None = None  # index into the plan's steps
-    step_durations_s: tuple[float, ...] = field(default_factory=tuple)
+    step_durations_s: tuple[float, ...] = field(default_factory=tuple)  # wall time per step run
+    # the planning share of each step's duration (motion planning, IK, Cartesian path), where
+    # the backend plans per step and can tell (moveit); empty otherwise
+    step_planning_s: tuple[float, ...] = field(default_factory=tuple)
 
     @property
     def success(self) -> bool:

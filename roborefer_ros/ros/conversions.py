@@ -21,8 +21,8 @@ from std_msgs.msg import Header
 from roborefer_ros.core.camera import CameraModel
 from roborefer_ros.core.frame import Frame
 from roborefer_ros.core.status import RefPointError, Status
-from roborefer_ros.core.tf_buffer import StampedTransform
-from roborefer_ros.core.transforms import Transform
+from roborefer_ros.core.tf_buffer import StampedTransform, checked_transform
+from roborefer_ros.ros.cdr_image import CdrImage, image_from_cdr
 
 # encoding -> (channels, channel order as a slice giving RGB)
 _COLOUR_LAYOUTS: dict[str, tuple[int, slice]] = {
@@ -46,7 +46,7 @@ def time_msg(stamp_ns_: int) -> Time:
     return Time(sec=int(stamp_ns_ // 1_000_000_000), nanosec=int(stamp_ns_ % 1_000_000_000))
 
 
-def _rows(msg: Image, bytes_per_pixel: int, what: str) -> npt.NDArray[np.uint8]:
+def _rows(msg: Image | CdrImage, bytes_per_pixel: int, what: str) -> npt.NDArray[np.uint8]:
     """(height, width * bytes_per_pixel) uint8 view of an image buffer, honouring ``step``."""
     h, w, step = int(msg.height), int(msg.width), int(msg.step)
     if h <= 0 or w <= 0:
@@ -65,7 +65,7 @@ def _rows(msg: Image, bytes_per_pixel: int, what: str) -> npt.NDArray[np.uint8]:
     return buf[: step * h].reshape(h, step)[:, :row_bytes]
 
 
-def image_to_rgb(msg: Image) -> npt.NDArray[np.uint8]:
+def image_to_rgb(msg: Image | CdrImage) -> npt.NDArray[np.uint8]:
     """HxWx3 uint8 RGB view (no copy) of a colour Image; UNSUPPORTED_ENCODING otherwise."""
     layout = _COLOUR_LAYOUTS.get(msg.encoding)
     if layout is None:
@@ -79,7 +79,7 @@ def image_to_rgb(msg: Image) -> npt.NDArray[np.uint8]:
     return rows.reshape(int(msg.height), int(msg.width), channels)[:, :, order]
 
 
-def image_to_depth(msg: Image) -> npt.NDArray[Any]:
+def image_to_depth(msg: Image | CdrImage) -> npt.NDArray[Any]:
     """HxW depth view in the encoding's dtype (uint16 mm or float32 m), native byte order."""
     dtype = _DEPTH_DTYPES.get(msg.encoding)
     if dtype is None:
@@ -97,7 +97,9 @@ def camera_info_to_model(msg: CameraInfo) -> CameraModel:
     return CameraModel.from_camera_info(msg)
 
 
-def frame_from_messages(color: Image, depth: Image, info: CameraInfo) -> Frame:
+def frame_from_messages(
+    color: Image | CdrImage, depth: Image | CdrImage, info: CameraInfo
+) -> Frame:
     """The frozen Frame of one synchronised set (views, no copies)."""
     return Frame(
         stamp_ns=stamp_ns(color.header.stamp),
@@ -126,10 +128,12 @@ def cdr_header_stamp_ns(data: bytes) -> int:
 
 
 def frame_from_serialized(color: bytes, depth: bytes, info: bytes) -> Frame:
-    """The frozen Frame of one synchronised set of serialized messages (deserialized once)."""
+    """The frozen Frame of one synchronised set of serialized messages: the images are read in
+    place (``ros.cdr_image``: their pixels stay views of ``color`` and ``depth``, read-only), the
+    small camera_info is deserialized."""
     return frame_from_messages(
-        deserialize_message(color, Image),
-        deserialize_message(depth, Image),
+        image_from_cdr(color),
+        image_from_cdr(depth),
         deserialize_message(info, CameraInfo),
     )
 
@@ -155,12 +159,16 @@ def depth_to_image(depth: npt.NDArray[Any], header: Header, encoding: str) -> Im
 
 
 def transform_from_msg(msg: TransformStamped) -> StampedTransform:
+    """Checked as tf2 checks a transform on insert (``core.tf_buffer.checked_transform``): a
+    leading ``/`` stripped; BadTransformError for an empty or self-parented frame, a non-finite
+    translation or a quaternion off unit length."""
     t, q = msg.transform.translation, msg.transform.rotation
-    return StampedTransform(
-        parent_frame=str(msg.header.frame_id),
-        child_frame=str(msg.child_frame_id),
-        stamp_ns=stamp_ns(msg.header.stamp),
-        transform=Transform((t.x, t.y, t.z), (q.x, q.y, q.z, q.w)),
+    return checked_transform(
+        str(msg.header.frame_id),
+        str(msg.child_frame_id),
+        stamp_ns(msg.header.stamp),
+        (float(t.x), float(t.y), float(t.z)),
+        (float(q.x), float(q.y), float(q.z), float(q.w)),
     )
 
 

@@ -15,7 +15,8 @@ import enum
 import signal
 import threading
 import time
-from collections.abc import Callable
+import traceback
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol, runtime_checkable
 
 from rclpy.executors import SingleThreadedExecutor
@@ -23,24 +24,65 @@ from rclpy.node import Node
 
 
 class SpinThread:
-    """A private node on its own executor thread (for listeners that must never be starved)."""
+    """A private node on its own executor thread (for listeners that must never be starved).
+
+    A callback that raises does not end the thread: the error is logged (with its traceback) and
+    the executor spins on, so one bad message can never silently stop a listener. Only a
+    shut-down context or ``close`` ends it.
+    """
 
     def __init__(self, name: str, context: Any = None, **node_kwargs: Any) -> None:
         self.node = Node(name, context=context, start_parameter_services=False, **node_kwargs)
         self._executor = SingleThreadedExecutor(context=context)
         self._executor.add_node(self.node)
+        self._closing = False
+        self.callback_errors = 0  # callbacks that raised (each logged)
         self._thread = threading.Thread(target=self._spin, name=name, daemon=True)
         self._thread.start()
 
     def _spin(self) -> None:
-        # A context shut down under us ends the thread quietly.
-        with contextlib.suppress(Exception):
-            self._executor.spin()
+        while True:
+            try:
+                self._executor.spin()
+                return
+            except Exception as err:  # a listener must outlive its callbacks
+                if self._closing or not self.node.context.ok():
+                    return  # a context shut down under us ends the thread quietly
+                self.callback_errors += 1
+                self.node.get_logger().error(
+                    f"a callback raised {type(err).__name__}: {err}; spinning on\n"
+                    + "".join(traceback.format_exception(err))
+                )
+                time.sleep(0.001)  # never a hot loop, whatever keeps raising
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
 
     def close(self) -> None:
+        self._closing = True
         self._executor.shutdown(timeout_sec=1.0)
         self.node.destroy_node()
         self._thread.join(timeout=2.0)
+
+
+def private_node_kwargs(parent: Node, topics: Iterable[str] = ()) -> dict[str, Any]:
+    """Keyword arguments of a ``SpinThread`` node that works beside ``parent``.
+
+    The process's global arguments are not applied to it: ``ros2 launch`` and roborefer-launch
+    pass ``-r __node:=NAME``, which would give the private node the parent's name (rcl then warns
+    "Publisher already registered" and the two share one /rosout publisher). It gets the
+    parent's namespace instead, and each of ``topics`` is remapped to what the parent resolves
+    it to, so the parent's remaps still apply.
+    """
+    args = ["--ros-args"]
+    for topic in topics:
+        args += ["-r", f"{topic}:={parent.resolve_topic_name(topic)}"]
+    return {
+        "use_global_arguments": False,
+        "namespace": parent.get_namespace(),
+        "cli_args": args if len(args) > 1 else None,
+    }
 
 
 def spin_until_shutdown(node: Node, num_threads: int) -> int:
@@ -62,6 +104,11 @@ def spin_until_shutdown(node: Node, num_threads: int) -> int:
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except RuntimeError:
+        # rclpy's signal handler shut the context down between two waits: the executor then
+        # fails to build its wait set (RCLError). A shutdown, not a fault; anything else is.
+        if node.context.ok():
+            raise
     finally:
         executor.shutdown(timeout_sec=2.0)
         node.destroy_node()

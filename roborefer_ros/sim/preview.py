@@ -31,7 +31,7 @@ def write_preview(
     Image.fromarray(frame.rgb).save(out / "rgb.png")
     Image.fromarray(depth_image(frame.depth_m)).save(out / "depth.png")
     Image.fromarray(label_image(frame.labels)).save(out / "labels.png")
-    marked = draw_points(frame.rgb, [q.pixel for q in queries], radius_px=6)
+    marked = draw_points(frame.rgb, [q.pixel for q in queries])  # "#i": queries.json index
     Image.fromarray(marked).save(out / "queries.png")
     dump_referring(referring_set(queries), out / "referring.json")
     rows = [

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from roborefer_ros.core.camera import CameraModel
-from roborefer_ros.core.transforms import Transform
+from roborefer_ros.core.transforms import Transform, matrix_to_quat
 from roborefer_ros.sim._mj import import_mujoco
 from roborefer_ros.sim.camera_rig import CameraMotion, mujoco_quat_wxyz
 from roborefer_ros.sim.errors import SimError
@@ -75,6 +75,16 @@ class SimScene:
         w, x, y, z = (float(c) for c in body.xquat)
         p = body.xpos
         return Transform((float(p[0]), float(p[1]), float(p[2])), (x, y, z, w))
+
+    def site_pose(self, name: str) -> Transform:
+        """``T_base_from_site`` of a site (e.g. ``robot/attachment_site``, the UR5e's flange)."""
+        try:
+            site = self.data.site(name)
+        except KeyError:
+            raise SimError(f"the scene has no site {name!r}") from None
+        p = site.xpos
+        quat = matrix_to_quat(np.asarray(site.xmat, dtype=np.float64).reshape(3, 3))
+        return Transform((float(p[0]), float(p[1]), float(p[2])), quat)
 
     @property
     def camera_model(self) -> CameraModel:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from roborefer_ros.backends.registry import BackendOptions, known_backends
+from roborefer_ros.tools.cli import non_negative_int, positive_float, positive_int
 
 DEFAULT_BACKEND = "roborefer_http"
 DEFAULT_TIMEOUT_S = 60.0
@@ -22,7 +23,9 @@ def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
     """
     p = parser.add_argument_group("backend")
     p.add_argument(
-        "--backend", default=DEFAULT_BACKEND, help=f"one of {', '.join(known_backends())}"
+        "--backend",
+        default=DEFAULT_BACKEND,
+        help=f"one of {', '.join(known_backends())}",
     )
     p.add_argument(
         "--url", dest="server_url", default=BackendOptions.server_url, help="roborefer_http server"
@@ -35,10 +38,10 @@ def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--model-path", default="", help="transformers: local model folder")
     p.add_argument("--device", default=BackendOptions.device)
     p.add_argument("--dtype", default=BackendOptions.dtype)
-    p.add_argument("--max-new-tokens", type=int, default=BackendOptions.max_new_tokens)
+    p.add_argument("--max-new-tokens", type=positive_int, default=BackendOptions.max_new_tokens)
     p.add_argument(
         "--max-image-side",
-        type=int,
+        type=non_negative_int,
         default=BackendOptions.max_image_side,
         help="openai/transformers: downscale the longer side to this; 0 = full size",
     )
@@ -58,7 +61,15 @@ def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--answers-file", default="", help="recorded backend (test instrumentation)")
     p.add_argument(
-        "--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="model deadline in seconds"
+        "--embedded-weights",
+        default="",
+        help="embedded backend: weights file (default: the shipped sim-trained network)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=positive_float,
+        default=DEFAULT_TIMEOUT_S,
+        help="model deadline in seconds",
     )
 
 

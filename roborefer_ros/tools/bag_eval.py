@@ -8,10 +8,12 @@ an isolated graph: ROS_DOMAIN_ID (random in 50-99 unless set), localhost discove
 shared memory big enough for whole frames. ``--offline-baseline`` skips ROS altogether and
 compares naive single-pixel depth with the node's robust lifting on the same bag.
 
-Exit 0 when the evaluation ran (whatever the score), 2 for a bad bag or referring file, 3 when the
-node could not be started or never saw the camera topics. With ``--json`` the last line is one
-JSON object (``n``, ``succeeded``, ``success_rate``, ``median_error_m``, ``p95_error_m``,
-``status_counts``, ...).
+Exit 0 when the evaluation measured something, 1 when it failed as a job: no query succeeded, or
+any query was never answered by the model (BACKEND_ERROR, BACKEND_TIMEOUT, no response), with the
+first cause in the node's own words on stderr; 2 for bad arguments, a bad bag or referring file, 3
+when the node could not be started (its own one-line reason) or never saw the camera topics. With
+``--json`` the last line is one JSON object (``n``, ``succeeded``, ``success_rate``,
+``median_error_m``, ``p95_error_m``, ``status_counts``, ``failure``, ...).
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ import sys
 import tempfile
 from pathlib import Path
 
+from roborefer_ros.backends.registry import known_backends
 from roborefer_ros.bags.errors import BagError
 from roborefer_ros.bags.reader import BagReader, CameraTopics
 from roborefer_ros.core.referring import ReferringFileError, ReferringSet, load_referring
 from roborefer_ros.eval.bag_baseline import format_report, run_baseline
-from roborefer_ros.eval.summary import QueryOutcome, format_summary, summarize
+from roborefer_ros.eval.summary import QueryOutcome, format_summary, job_failure, summarize
 from roborefer_ros.tools.bag_session import (
     BagSession,
     SetupError,
@@ -34,27 +37,36 @@ from roborefer_ros.tools.bag_session import (
     outcome,
     session_parameters,
 )
+from roborefer_ros.tools.cli import domain_id, name_value, positive_float, positive_int
 
 NODE_NAME = "bag_eval_refer_node"
-EXIT_BAD_INPUT, EXIT_NO_GRAPH = 2, 3
+EXIT_FAILED, EXIT_BAD_INPUT, EXIT_NO_GRAPH = 1, 2, 3
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="roborefer-bag-eval", description=__doc__.splitlines()[0])
     parser.add_argument("bag", help="rosbag2 bag directory")
-    parser.add_argument("--backend", default="ground_truth", help="refer node backend")
+    parser.add_argument(
+        "--backend",
+        default="ground_truth",
+        choices=known_backends(),
+        metavar="BACKEND",
+        help="refer node backend (default ground_truth: test instrumentation, not a model); "
+        f"one of {', '.join(known_backends())}",
+    )
     parser.add_argument("--referring", help="ground truth file (default: BAG/referring.json)")
     parser.add_argument(
         "--param",
         action="append",
         default=[],
         metavar="NAME=VALUE",
+        type=name_value,
         help="refer node parameter (repeatable; overrides the evaluation defaults)",
     )
     parser.add_argument("--color-topic")
     parser.add_argument("--depth-topic")
     parser.add_argument("--info-topic")
-    parser.add_argument("--rate", type=float, default=1.0, help="replay speed factor")
+    parser.add_argument("--rate", type=positive_float, default=1.0, help="replay speed factor")
     parser.add_argument(
         "--qos",
         choices=("reliable", "recorded"),
@@ -62,22 +74,19 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help="camera topics reliable (no lost frames; default) or with the recorded QoS",
     )
     parser.add_argument(
-        "--max-in-flight", type=int, default=4, help="unanswered requests at most (default 4)"
+        "--max-in-flight",
+        type=positive_int,
+        default=4,
+        help="unanswered requests at most (default 4)",
     )
-    parser.add_argument("--domain-id", type=int, help="ROS_DOMAIN_ID (default: env or 50-99)")
+    parser.add_argument("--domain-id", type=domain_id, help="ROS_DOMAIN_ID (default: env or 50-99)")
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
     parser.add_argument(
         "--offline-baseline",
         action="store_true",
         help="no ROS: naive single-pixel depth vs robust lifting on the bag's frames",
     )
-    args = parser.parse_args(argv)
-    if not args.rate > 0.0:
-        parser.error(f"--rate must be > 0, got {args.rate}")
-    for item in args.param:
-        if "=" not in item or not item.split("=", 1)[0]:
-            parser.error(f"--param expects NAME=VALUE, got {item!r}")
-    return args
+    return parser.parse_args(argv)
 
 
 def node_parameters(
@@ -151,11 +160,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"roborefer-bag-eval: {err}", file=sys.stderr)
             return EXIT_NO_GRAPH
     summary = summarize(outcomes)
+    failure = job_failure(outcomes)
     print(format_summary(summary, f"bag evaluation ({args.backend})"))
+    if failure is not None:
+        print(f"roborefer-bag-eval: evaluation failed: {failure}", file=sys.stderr)
     if args.json:
         extra = {"backend": args.backend, "bag": str(bag.path), "rate": args.rate}
-        print(json.dumps({**summary.to_json_dict(), **extra}))
-    return 0
+        print(json.dumps({**summary.to_json_dict(), **extra, "failure": failure}))
+    return EXIT_FAILED if failure is not None else 0
 
 
 if __name__ == "__main__":

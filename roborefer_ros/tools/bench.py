@@ -10,7 +10,9 @@ retries failed calls) and ``results.json``. ``--report DIR`` writes a Markdown r
 and a gallery of the worst cases. With ``--json`` the last line printed is one JSON object keyed
 by split (``Location``, ``Placement``, ``Unseen``: those evaluated), each with ``n``, ``score``
 (0..1), ``unparsed``, ``failed`` and ``by_step``; plus ``_overall`` (all samples pooled).
-Exit codes: 0 ran, 1 the backend could not be created or loaded, 2 bad input.
+Exit codes: 0 ran and measured, 1 the backend could not be created or loaded, or the run failed
+as a job (a sample got no answer at all: backend error, timeout, missing from the file; or no
+sample scored above 0), the first cause on stderr; 2 bad input.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from roborefer_ros.eval.run import Ask, answer_all, pending_samples
 from roborefer_ros.eval.scoring import (
     GroupScore,
     SampleScore,
+    SampleStatus,
     SplitResult,
     failed_sample,
     overall_score,
@@ -40,6 +43,7 @@ from roborefer_ros.eval.scoring import (
     summarise,
 )
 from roborefer_ros.tools.backend_flags import add_backend_arguments, backend_options_from_args
+from roborefer_ros.tools.cli import non_negative_int, output_dir, positive_int
 
 ANSWERS_LOG = "answers.jsonl"
 RESULTS_FILE = "results.json"
@@ -59,11 +63,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_backend_arguments(p)
     p.add_argument("--splits", default="", help="comma-separated, e.g. Location,Unseen")
-    p.add_argument("--limit", type=int, default=0, help="first N samples of each split; 0 = all")
-    p.add_argument("--concurrency", type=int, default=1, help="backend calls in flight (threads)")
-    p.add_argument("--out", type=Path, help=f"folder for {ANSWERS_LOG} (resume) and results")
-    p.add_argument("--report", type=Path, help="folder for report.md, plots and gallery")
-    p.add_argument("--gallery", type=int, default=12, help="worst cases drawn in the report")
+    p.add_argument(
+        "--limit", type=non_negative_int, default=0, help="first N samples of each split; 0 = all"
+    )
+    p.add_argument(
+        "--concurrency", type=positive_int, default=1, help="backend calls in flight (threads)"
+    )
+    p.add_argument("--out", type=output_dir, help=f"folder for {ANSWERS_LOG} (resume) and results")
+    p.add_argument("--report", type=output_dir, help="folder for report.md, plots and gallery")
+    p.add_argument(
+        "--gallery", type=non_negative_int, default=12, help="worst cases drawn in the report"
+    )
     p.add_argument("--json", action="store_true", help="last line: one JSON object")
     return p
 
@@ -273,7 +283,29 @@ def main(argv: list[str] | None = None) -> int:
     _print_table(results)
     if args.json:
         print(json.dumps(results_json(results)))
+    failure = job_failure(results)
+    if failure is not None:
+        print(f"roborefer-bench: {failure}", file=sys.stderr)
+        return 1
     return 0
+
+
+def job_failure(results: Mapping[str, SplitResult]) -> str | None:
+    """Why the run failed as a job (one line), or None: a sample without any answer (the
+    backend failed or timed out on it), or nothing scored at all."""
+    samples = [s for result in results.values() for s in result.samples]
+    if not samples:
+        return "no sample was evaluated"
+    failed = [s for s in samples if s.status is SampleStatus.FAILED]
+    if failed:
+        first = failed[0]
+        return (
+            f"{len(failed)} of {len(samples)} samples got no answer; first "
+            f"({first.split} {first.id}): {first.message or 'no answer'}"
+        )
+    if not any(s.score > 0 for s in samples):
+        return f"no sample of {len(samples)} scored above 0"
+    return None
 
 
 if __name__ == "__main__":

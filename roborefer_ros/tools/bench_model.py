@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from roborefer_ros.tools.cli import non_negative_int, positive_int, size_text
+
 
 def _percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q))
@@ -101,13 +103,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--dtype", default="auto")
     p.add_argument("--save-dtype", default="float32", help="dtype of the saved random weights")
-    p.add_argument("--frame", default="1280x720")
+    p.add_argument("--frame", type=size_text, default="1280x720")
     p.add_argument(
-        "--max-pixels", type=int, default=12_845_056, help="processor resize bound (Qwen default)"
+        "--max-pixels",
+        type=positive_int,
+        default=12_845_056,
+        help="processor resize bound (Qwen default)",
     )
-    p.add_argument("--new-tokens", type=int, default=16, help="fixed answer length")
-    p.add_argument("--n", type=int, default=5)
-    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--new-tokens", type=positive_int, default=16, help="fixed answer length")
+    p.add_argument("--n", type=positive_int, default=5)
+    p.add_argument("--warmup", type=non_negative_int, default=1)
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     result = run(args)

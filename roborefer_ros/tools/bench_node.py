@@ -1,7 +1,10 @@
 """``roborefer-bench-node``: the node's own cost per RefPoint call, everything but the model.
 
-One call, as the node serves it: convert the synced messages of the frozen frame to a ``Frame``
-(``frame_from_messages``, inside the frame provider as in the node), run ``Referrer.refer`` with the
+One call, as the node serves it: feed the newest serialized colour, depth and camera_info to the
+sync ring and select the frame (``sync``: what the node does with the messages it takes from the
+middleware; the take itself needs a graph, see ``roborefer-bench-graph``), deserialize it into a
+``Frame`` (``convert``: ``frame_from_serialized``, inside the frame provider as in the node), run
+``Referrer.refer`` with the
 ground-truth backend (near-zero cost, its MODEL stage is reported on its own and not subtracted),
 lift (LOCATE and PLACE), look up the transform in a ``TransformBuffer``, fill a
 ``RefPoint.Response`` and draw + convert the annotated image. Input is a synthetic RGB-D frame
@@ -21,15 +24,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from rclpy.serialization import serialize_message
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
 from roborefer_ros.backends.ground_truth import GroundTruthBackend
-from roborefer_ros.core.annotate import draw_points
+from roborefer_ros.core.annotate import annotate_outcome
 from roborefer_ros.core.camera import CameraModel
 from roborefer_ros.core.config import ReferConfig
 from roborefer_ros.core.depth import encode_depth
 from roborefer_ros.core.frame import Frame
+from roborefer_ros.core.frame_sync import FrameSync
 from roborefer_ros.core.referring import ReferringQuery, ReferringSet
 from roborefer_ros.core.request import Mode, ReferRequest
 from roborefer_ros.core.result import ReferOutcome
@@ -39,13 +44,14 @@ from roborefer_ros.core.transforms import Transform
 from roborefer_ros.pipeline import Referrer
 from roborefer_ros.ros.conversions import (
     depth_to_image,
-    frame_from_messages,
+    frame_from_serialized,
     rgb_to_image,
     time_msg,
 )
 from roborefer_ros.ros.refer.messages import fill_result
 from roborefer_ros.sim.analytic_scene import T_LINK_FROM_OPTICAL, SyntheticScene
 from roborefer_ros.srv import RefPoint
+from roborefer_ros.tools.cli import positive_int
 from roborefer_ros.tools.machine_info import machine
 
 T_S = 100.0  # scene time of the benchmark frame
@@ -54,10 +60,12 @@ TF_RATE_HZ = 100.0  # the dynamic base -> camera_link edge, like a robot state p
 TF_HISTORY_S = 10.0  # a full default cache of samples, half before and half after the frame
 WARMUP = 10
 
-# Stage names, in the order of one call. "convert" is part of "wait_frame" (the node converts
-# inside its frame provider); "wait_frame" + "model" + "lift" + "tf" make up "refer"; "refer" +
+# Stage names, in the order of one call. "sync" and "convert" are part of "wait_frame" (the node
+# selects and converts inside its frame provider); "wait_frame" + "model" + "lift" + "tf" make up
+# "refer"; "refer" +
 # "fill_result" + "annotate" make up "total". "tf_lookup" is measured in a loop of its own.
 STAGES = (
+    "sync",
     "convert",
     "wait_frame",
     "model",
@@ -99,9 +107,10 @@ class Rig:
 
     width: int
     height: int
-    color: Image
-    depth: Image
-    info: CameraInfo
+    color: bytes  # serialized, as the middleware hands them over
+    depth: bytes
+    info: bytes
+    sync: FrameSync[bytes, bytes, bytes]
     referrer: Referrer
     buffer: TransformBuffer
     optical_frame: str
@@ -133,13 +142,14 @@ def camera_info(camera: CameraModel, header: Header) -> CameraInfo:
     return msg
 
 
-def make_rig(width: int, height: int) -> Rig:
+def make_rig(width: int, height: int, object_extent: bool = True) -> Rig:
     scene = SyntheticScene(width=width, height=height)
     rgb, depth_m = scene.render(T_S)
     header = Header(frame_id=scene.optical_frame, stamp=time_msg(STAMP_NS))
-    color = rgb_to_image(rgb, header)
-    depth = depth_to_image(encode_depth(depth_m), header, "16UC1")
-    info = camera_info(scene.camera_model(), header)
+    color = serialize_message(rgb_to_image(rgb, header))
+    depth = serialize_message(depth_to_image(encode_depth(depth_m), header, "16UC1"))
+    info = serialize_message(camera_info(scene.camera_model(), header))
+    sync: FrameSync[bytes, bytes, bytes] = FrameSync()  # the node's defaults
 
     buffer = TransformBuffer(cache_time_s=TF_HISTORY_S)
     buffer.set_transform(
@@ -164,9 +174,19 @@ def make_rig(width: int, height: int) -> Rig:
         pixel = scene.pixel_of(point, T_S)
         queries.append(ReferringQuery(PROMPTS[mode], STAMP_NS, pixel, xyz, mode, 0.01))
     backend = GroundTruthBackend(ReferringSet(scene.base_frame, tuple(queries)))
-    referrer = Referrer(backend, BufferLookup(buffer), ReferConfig(), clock_ns=lambda: STAMP_NS)
+    config = ReferConfig(estimate_object_extent=object_extent)
+    referrer = Referrer(backend, BufferLookup(buffer), config, clock_ns=lambda: STAMP_NS)
     return Rig(
-        width, height, color, depth, info, referrer, buffer, scene.optical_frame, scene.base_frame
+        width,
+        height,
+        color,
+        depth,
+        info,
+        sync,
+        referrer,
+        buffer,
+        scene.optical_frame,
+        scene.base_frame,
     )
 
 
@@ -184,13 +204,21 @@ class BufferLookup:
 
 def one_call(rig: Rig, request: ReferRequest, samples: dict[str, list[float]]) -> None:
     """Serve one request as the node does and append each stage's seconds to ``samples``."""
+    sync_s: list[float] = []
     convert_s: list[float] = []
     frozen: list[Frame] = []  # the node keeps the frozen frame for the annotated image
 
     def frames(min_stamp_ns: int, timeout_s: float) -> Frame:
         started = time.perf_counter()
-        frame = frame_from_messages(rig.color, rig.depth, rig.info)
-        convert_s.append(time.perf_counter() - started)
+        rig.sync.add_info(STAMP_NS, rig.info)  # one new frame since the last request
+        rig.sync.add_depth(STAMP_NS, rig.depth)
+        rig.sync.add_color(STAMP_NS, rig.color)
+        synced = rig.sync.select(min_stamp_ns)
+        assert synced is not None
+        selected = time.perf_counter()
+        frame = frame_from_serialized(synced.color, synced.depth, synced.info)
+        sync_s.append(selected - started)
+        convert_s.append(time.perf_counter() - selected)
         frozen.append(frame)
         return frame
 
@@ -208,6 +236,7 @@ def one_call(rig: Rig, request: ReferRequest, samples: dict[str, list[float]]) -
         )
     timings = outcome.timings
     for name, seconds in (
+        ("sync", sync_s[0]),
         ("convert", convert_s[0]),
         ("wait_frame", timings.wait_frame_s),
         ("model", timings.model_s),
@@ -223,9 +252,8 @@ def one_call(rig: Rig, request: ReferRequest, samples: dict[str, list[float]]) -
 
 def annotate(frame: Frame, outcome: ReferOutcome) -> Image:
     """What the node publishes on ~/annotated_image for a successful call."""
-    pixels = [p.lifted.pixel for p in outcome.points]
     header = Header(frame_id=frame.frame_id, stamp=time_msg(frame.stamp_ns))
-    return rgb_to_image(draw_points(frame.rgb, pixels), header)
+    return rgb_to_image(annotate_outcome(frame.rgb, outcome), header)
 
 
 def time_loop(fn: Callable[[], object], n: int) -> list[float]:
@@ -239,9 +267,11 @@ def time_loop(fn: Callable[[], object], n: int) -> list[float]:
     return out
 
 
-def bench_size(width: int, height: int, n: int) -> dict[str, dict[str, dict[str, float]]]:
+def bench_size(
+    width: int, height: int, n: int, object_extent: bool = True
+) -> dict[str, dict[str, dict[str, float]]]:
     """{mode: {stage: stats}} for one image size."""
-    rig = make_rig(width, height)
+    rig = make_rig(width, height, object_extent)
     results: dict[str, dict[str, dict[str, float]]] = {}
     lookup_s = time_loop(
         lambda: rig.buffer.wait_for_transform(rig.target_frame, rig.optical_frame, STAMP_NS, 0.5),
@@ -279,12 +309,17 @@ def build_parser() -> argparse.ArgumentParser:
         prog="roborefer-bench-node",
         description="Node overhead per RefPoint call (everything but the model), per stage.",
     )
-    parser.add_argument("--n", type=int, default=300, help="timed calls per size and mode")
+    parser.add_argument("--n", type=positive_int, default=300, help="timed calls per size and mode")
     parser.add_argument(
         "--sizes",
         type=parse_sizes,
         default=parse_sizes("1280x720,640x480"),
         help="comma-separated WIDTHxHEIGHT list (default 1280x720,640x480)",
+    )
+    parser.add_argument(
+        "--no-object-extent",
+        action="store_true",
+        help="LOCATE without estimate_object_extent (the node's default is on)",
     )
     parser.add_argument("--json", action="store_true", help="end with one JSON line of figures")
     return parser
@@ -297,11 +332,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--n must be >= 1, got {args.n}")  # exits with status 2
     started = time.perf_counter()
     report: dict[str, Any] = {"n": args.n, "machine": machine(), "sizes": {}}
+    report["estimate_object_extent"] = not args.no_object_extent
     info = report["machine"]
     print(f"roborefer-bench-node: n={args.n}, {info['cpu']}, {info['cores']} cores")
     for width, height in args.sizes:
         size = f"{width}x{height}"
-        results = bench_size(width, height, args.n)
+        results = bench_size(width, height, args.n, not args.no_object_extent)
         report["sizes"][size] = results
         print(f"\n{format_table(size, results)}", flush=True)
     report["wall_s"] = time.perf_counter() - started

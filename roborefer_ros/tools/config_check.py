@@ -30,14 +30,18 @@ from roborefer_ros.ros.pick_place.moveit_backend import MOVEIT_PARAMETERS
 from roborefer_ros.ros.pick_place.params import PICK_PLACE_PARAMETERS
 from roborefer_ros.ros.pick_place.sim_backend import SIM_CLIENT_PARAMETERS
 from roborefer_ros.ros.refer.params import REFER_NODE_PARAMETERS
+from roborefer_ros.ros.sim.move_group.params import SIM_MOVE_GROUP_PARAMETERS
 from roborefer_ros.ros.sim.params import SIM_NODE_PARAMETERS
 
 PACKAGE = "roborefer_ros"
 ROOT = Path(__file__).resolve().parents[2]
 ROS2RUN = ROOT / "scripts" / "ros2run"
 
-#: Parameters declared per executable (= default node name) of this package. pick_place_node
-#: also declares its manipulation backend's (moveit's, sim's or the g1's, the one chosen).
+#: The node name an executable runs as, where it is not the executable's own name
+#: (sim_move_group stands in for MoveIt's move_group, under its name).
+NODE_NAMES: dict[str, str] = {"sim_move_group": "move_group"}
+#: Parameters declared per node (default name) of this package. pick_place_node also declares
+#: its manipulation backend's (moveit's, sim's or the g1's, the one chosen).
 NODE_PARAMETERS: dict[str, tuple[ParameterSpec, ...]] = {
     "refer_node": REFER_NODE_PARAMETERS,
     "pick_place_node": PICK_PLACE_PARAMETERS
@@ -45,11 +49,18 @@ NODE_PARAMETERS: dict[str, tuple[ParameterSpec, ...]] = {
     + SIM_CLIENT_PARAMETERS
     + G1_PARAMETERS,
     "sim_node": SIM_NODE_PARAMETERS,
+    "move_group": SIM_MOVE_GROUP_PARAMETERS,
 }
 #: Relative names a node's remappings may start from (what it subscribes to or publishes).
 NODE_TOPICS: dict[str, frozenset[str]] = {
     "refer_node": frozenset(
-        {"color/image_raw", "color/camera_info", "aligned_depth/image_raw", "/tf", "/tf_static"}
+        {
+            "color/image_raw",
+            "color/camera_info",
+            "aligned_depth_to_color/image_raw",
+            "/tf",
+            "/tf_static",
+        }
     ),
     "pick_place_node": frozenset({"/tf", "/tf_static"}),
     "sim_node": frozenset(
@@ -62,6 +73,7 @@ NODE_TOPICS: dict[str, frozenset[str]] = {
             "/clock",
         }
     ),
+    "move_group": frozenset({"/joint_states"}),
 }
 #: Parameters every node has (rclpy declares them).
 BUILTIN_PARAMETERS: dict[str, type] = {"use_sim_time": bool}
@@ -144,9 +156,25 @@ def infer_node(path: Path) -> str | None:
     return None
 
 
+def load_yaml(path: Path) -> object:
+    """A YAML file's content; ConfigError, one line naming the file and the line, when it cannot
+    be read or parsed (PyYAML's own message says ``<unicode string>`` and spans lines)."""
+    try:
+        with open(path, encoding="utf-8") as stream:
+            return yaml.safe_load(stream)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "cannot be parsed"
+        raise ConfigError(f"{path}: not valid YAML{line}: {problem}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(f"{path}: cannot be read: {why}") from None
+
+
 def load_sections(path: Path) -> dict[str, dict[str, object]]:
     """Section key -> its ``ros__parameters`` of a ROS 2 parameter file."""
-    data = yaml.safe_load(path.read_text())
+    data = load_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError(f"{path.name}: not a ROS 2 parameter file (no top-level mapping)")
     sections: dict[str, dict[str, object]] = {}
@@ -164,7 +192,7 @@ def param_file_problems(path: Path, node: str | None = None) -> list[str]:
         return [f"{path}: parameter file does not exist"]
     try:
         sections = load_sections(path)
-    except (ConfigError, yaml.YAMLError) as exc:
+    except ConfigError as exc:
         return [str(exc)]
     problems: list[str] = []
     applies = False
@@ -289,7 +317,11 @@ class _Resolver:
             if isinstance(kind, ast.Name) and kind.id == "str":
                 return self.text(node.args[0])
             node = node.args[0]
-        return yaml.safe_load(self.text(node))
+        text = self.text(node)
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise ConfigError(f"line {node.lineno}: value {text!r} is not valid YAML") from None
 
 
 def _func_name(call: ast.Call) -> str:
@@ -463,18 +495,19 @@ def node_problems(proc: LaunchProcess, where: str) -> list[str]:
         return [f"{at}: package {proc.package!r} is neither {PACKAGE} nor an allowed one"]
     if ros2run_module(proc.executable) is None:
         return [f"{at}: executable {proc.executable!r} is not in scripts/ros2run/"]
-    specs = NODE_PARAMETERS.get(proc.executable)
+    node = NODE_NAMES.get(proc.executable, proc.executable)
+    specs = NODE_PARAMETERS.get(node)
     if specs is None:
         return [f"{at}: no declared parameters known for executable {proc.executable!r}"]
     problems: list[str] = []
-    if proc.name != proc.executable:
-        problems.append(f"{at}: node name {proc.name!r} differs from {proc.executable!r}")
+    if proc.name != node:
+        problems.append(f"{at}: node name {proc.name!r} differs from {node!r}")
     for path in proc.param_files:
-        problems += [f"{at}: {p}" for p in param_file_problems(path, proc.executable)]
+        problems += [f"{at}: {p}" for p in param_file_problems(path, node)]
     problems += parameter_problems(proc.parameters, specs, f"{at} inline")
     for source, _ in proc.remappings:
-        if source not in NODE_TOPICS[proc.executable]:
-            problems.append(f"{at}: remaps {source!r}, which {proc.executable} does not use")
+        if source not in NODE_TOPICS[node]:
+            problems.append(f"{at}: remaps {source!r}, which {node} does not use")
     return problems
 
 

@@ -9,7 +9,7 @@ import sys
 
 from roborefer_ros.eval.export_sim import export_scenes
 from roborefer_ros.eval.refspatial import BenchError
-from roborefer_ros.tools.cli import output_dir, parse_seeds
+from roborefer_ros.tools.cli import output_dir, parse_seeds, positive_int, share
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,11 +18,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("out_dir", type=output_dir)
     parser.add_argument("--seeds", type=parse_seeds, default="0-9", help="e.g. 0-9 or 1,4,7-9")
-    parser.add_argument("--per-scene", type=int, default=10, help="queries per scene (at most)")
-    parser.add_argument("--robot", default="ur5e")
-    parser.add_argument("--place-share", type=float, default=0.3)
-    parser.add_argument("--width", type=int, default=640)
-    parser.add_argument("--height", type=int, default=480)
+    parser.add_argument(
+        "--per-scene", type=positive_int, default=10, help="queries per scene (at most)"
+    )
+    parser.add_argument("--robot", default="ur5e", choices=["ur5e", "g1", "none"])
+    parser.add_argument("--place-share", type=share, default=0.3, help="0 .. 1")
+    parser.add_argument("--width", type=positive_int, default=640)
+    parser.add_argument("--height", type=positive_int, default=480)
     args = parser.parse_args(argv)
     os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering, before mujoco is imported
     try:

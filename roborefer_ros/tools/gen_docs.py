@@ -42,6 +42,10 @@ def _parameter_table(node: str) -> str:
         from roborefer_ros.ros.pick_place.sim_backend import SIM_CLIENT_PARAMETERS
 
         return markdown_table(SIM_CLIENT_PARAMETERS)
+    if node == "move_group":
+        from roborefer_ros.ros.sim.move_group.params import SIM_MOVE_GROUP_PARAMETERS
+
+        return markdown_table(SIM_MOVE_GROUP_PARAMETERS)
     from roborefer_ros.ros.sim.params import SIM_NODE_PARAMETERS
 
     return markdown_table(SIM_NODE_PARAMETERS)
@@ -84,6 +88,7 @@ BLOCKS: dict[str, dict[str, Callable[[], str]]] = {
         "sim-client-parameters": lambda: _parameter_table("sim_client"),
         "g1-parameters": lambda: _parameter_table("g1"),
         "sim-node-parameters": lambda: _parameter_table("sim_node"),
+        "sim-move-group-parameters": lambda: _parameter_table("move_group"),
     },
     "docs/architecture.md": {"module-map": module_map},
 }

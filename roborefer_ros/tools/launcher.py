@@ -17,10 +17,13 @@ The file is either a YAML process list or one of our Python launch files (read w
         remaps: {color/image_raw: /camera/camera/color/image_raw}
         env: {RMW_IMPLEMENTATION: rmw_cyclonedds_cpp}
 
-Every line a process prints is forwarded with a ``[name]`` prefix. Ctrl-C / SIGTERM stop all of
-them (SIGINT, then SIGKILL after a grace period); so does the death of any one, and then the exit
-code is that process's (128 + N if signal N ended it, 1 if it exited 0), with a message naming
-it. At exit, FastDDS shared-memory files that no live process holds are removed.
+Every process gets ``FASTDDS_DEFAULT_PROFILES_FILE=config/fastdds_profile.xml`` (Fast DDS's
+heartbeat at 100 ms, so a lost /tf sample is repaired at once) unless the environment names a
+profile already. Every line a process prints is forwarded with a ``[name]`` prefix. Ctrl-C /
+SIGTERM stop all of them (SIGINT, then SIGKILL after a grace period); so does the death of any
+one, and then the exit code is that process's (128 + N if signal N ended it, 1 if it exited 0),
+with a message naming it. At exit, FastDDS shared-memory files that no live process holds are
+removed.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ from typing import IO, Any
 import yaml
 
 from roborefer_ros.tools import config_check
+from roborefer_ros.tools.cli import non_negative_float
+from roborefer_ros.tools.dds_profile import apply_profile
 from roborefer_ros.tools.fastdds_shm import clean_fastdds_shm
 
 GRACE_S = 5.0
@@ -110,7 +115,10 @@ def _str_map(entry: dict[str, Any], key: str, where: str) -> dict[str, str]:
 
 
 def specs_from_yaml(path: Path) -> list[ProcessSpec]:
-    data = yaml.safe_load(path.read_text())
+    try:
+        data = config_check.load_yaml(path)
+    except config_check.ConfigError as exc:
+        raise LaunchError(str(exc)) from None
     if not isinstance(data, dict) or not isinstance(data.get("processes"), list):
         raise LaunchError(f"{path}: expected a mapping with a 'processes' list")
     cwd = (path.parent / str(data.get("cwd", "."))).resolve()
@@ -191,6 +199,7 @@ class _Child:
         self.spec = spec
         env = dict(os.environ)
         env["PYTHONUNBUFFERED"] = "1"
+        apply_profile(env)  # Fast DDS's 100 ms heartbeat (late /tf), unless a profile is set
         env.update(spec.env)
         self.proc = subprocess.Popen(
             list(spec.argv),
@@ -289,7 +298,9 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="roborefer-launch", description=__doc__.splitlines()[0])
     parser.add_argument("file", type=Path, help="process list (*.yaml) or launch file (*.py)")
     parser.add_argument("arguments", nargs="*", help="launch arguments NAME:=VALUE")
-    parser.add_argument("--grace", type=float, default=GRACE_S, help="SIGINT-to-SIGKILL, s")
+    parser.add_argument(
+        "--grace", type=non_negative_float, default=GRACE_S, help="SIGINT-to-SIGKILL, s"
+    )
     parser.add_argument("--dry-run", action="store_true", help="print the command lines only")
     return parser.parse_intermixed_args(argv)
 
@@ -305,7 +316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         arguments[name] = value
     try:
         specs = load_specs(args.file, arguments)
-    except (LaunchError, yaml.YAMLError) as exc:
+    except LaunchError as exc:
         print(f"roborefer-launch: {exc}", file=sys.stderr)
         return 2
     if args.dry_run:

@@ -24,16 +24,22 @@ from roborefer_ros.core.annotate import draw_points
 from roborefer_ros.core.request import Mode, resolve_mode
 from roborefer_ros.core.status import RefPointError, Status
 from roborefer_ros.tools.backend_flags import add_backend_arguments, backend_options_from_args
+from roborefer_ros.tools.cli import output_file, text
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="roborefer-query", description=__doc__.splitlines()[0])
     p.add_argument("image", type=Path, help="colour image (PNG/JPEG)")
-    p.add_argument("instruction", help='e.g. "the apple in front of the leftmost cup"')
-    p.add_argument("--depth", type=Path, help="aligned depth: 16-bit PNG in mm, or .npy in metres")
+    p.add_argument("instruction", type=text, help='e.g. "the apple in front of the leftmost cup"')
+    p.add_argument(
+        "--depth",
+        type=Path,
+        help="aligned depth shown to the model (--depth-source sensor): 16-bit PNG in mm, or "
+        ".npy in metres",
+    )
     p.add_argument("--mode", default="auto", choices=["auto", "locate", "place"])
     add_backend_arguments(p)
-    p.add_argument("--out", type=Path, help="annotated image (default: IMAGE_annotated.png)")
+    p.add_argument("--out", type=output_file, help="annotated image (default: IMAGE_annotated.png)")
     p.add_argument("--json", action="store_true", help="last line: one JSON object")
     return p
 
@@ -108,7 +114,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.depth is not None and args.depth_source != "sensor":
+        # it used to be read by nobody, silently
+        parser.error(
+            f"--depth is shown to the model only with --depth-source sensor "
+            f"(got --depth-source {args.depth_source})"
+        )
     try:
         result = run(args)
     except RefPointError as err:

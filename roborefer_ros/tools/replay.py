@@ -23,6 +23,7 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 
 from roborefer_ros.bags.errors import BagError
 from roborefer_ros.bags.reader import BagMessage, BagReader, TopicQos
+from roborefer_ros.tools.cli import non_negative_float, positive_float
 
 CLOCK_PERIOD_S = 0.01  # /clock while waiting between messages: 100 Hz
 _MAX_SLEEP_S = 0.05  # the longest uninterrupted sleep, so a stop is noticed at once
@@ -170,19 +171,19 @@ class Replayer:
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="roborefer-replay", description=__doc__.splitlines()[0])
     parser.add_argument("bag", help="rosbag2 bag directory (MCAP or sqlite3)")
-    parser.add_argument("--rate", type=float, default=1.0, help="playback speed factor")
+    parser.add_argument("--rate", type=positive_float, default=1.0, help="playback speed factor")
     parser.add_argument("--loop", action="store_true", help="play again at the end, until Ctrl-C")
     parser.add_argument("--clock", action="store_true", help="publish /clock (use_sim_time)")
     parser.add_argument(
         "--start-delay",
-        type=float,
+        type=non_negative_float,
         default=0.5,
         metavar="S",
         help="seconds between creating the publishers and the first message (discovery)",
     )
     parser.add_argument(
         "--wait-for-subscribers",
-        type=float,
+        type=non_negative_float,
         default=0.0,
         metavar="S",
         help="first wait up to S seconds until every played topic has a subscriber "
@@ -190,7 +191,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--wait-for-all-acked",
-        type=float,
+        type=non_negative_float,
         default=5.0,
         metavar="S",
         help="at the end, wait up to S seconds for reliable subscribers to acknowledge everything",
@@ -202,12 +203,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help="offer reliable on every topic (still serves best-effort subscribers; no drops "
         "for reliable ones)",
     )
-    args = parser.parse_args(argv)
-    if not args.rate > 0.0:
-        parser.error(f"--rate must be > 0, got {args.rate}")
-    if not args.start_delay >= 0.0:
-        parser.error(f"--start-delay must be >= 0, got {args.start_delay}")
-    return args
+    return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:

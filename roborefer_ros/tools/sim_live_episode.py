@@ -1,4 +1,7 @@
-"""One pick-and-place episode on a live graph: sim_node + refer_node + pick_place_node.
+"""One pick-and-place episode on a live graph: sim_node + refer_node + pick_place_node, and for
+the UR5e the simulated move_group (sim_move_group). pick_place_node runs the real robot's file
+with the simulation's overlay: the UR5e through MoveIt (``moveit``), the G1 through its arm
+bridge (``g1``: /arm_sdk and the Dex3 commands to sim_node's motors, /lowstate back).
 
 The task (pick and place instructions) comes from the scene's generated queries, as in the
 in-process episode (``sim.episodes.episode.draw_task`` / ``resolve_task``); for the ground_truth
@@ -25,12 +28,11 @@ from roborefer_ros.backends.registry import BackendOptions
 from roborefer_ros.core.referring import dump_referring
 from roborefer_ros.core.transforms import Transform
 from roborefer_ros.manipulation.errors import PickPlaceStatus
-from roborefer_ros.manipulation.grasp_planner import GraspConfig
 from roborefer_ros.sim import ObjectSpec
 from roborefer_ros.sim.episodes.episode import (
-    GRASP_CONFIGS,
     PLAN_FRAMES,
     EpisodeTask,
+    GeometryReport,
     build_episode_scene,
     draw_task,
     judge_rest,
@@ -46,9 +48,18 @@ JsonDict = dict[str, object]  # (named before LiveResult, whose field ``object``
 CAMERA_NS = "/camera/camera"
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 ACTION = "/pick_place_node/pick_place"
-SIM_ACTION = "/sim_node/execute_steps"  # pick_place_node's sim_action
+MOVE_ACTION = "/move_action"  # move_group's MoveGroup action (the UR5e's planner)
+LOWSTATE_TOPIC = "/lowstate"  # the G1's state stream (its arm bridge needs it)
+# What pick_place_node drives each simulated robot through, as on the real robot: the UR5e
+# through MoveIt's interfaces (sim_move_group over sim_node's UR driver), the G1 through its
+# arm_sdk bridge (sim_node's unitree_ros2 topics).
+MANIPULATION_BACKENDS = {"ur5e": "moveit", "g1": "g1"}
+# The real robot's parameter file and the simulation's overlay on it (the only differences).
+ROBOT_CONFIGS = {"ur5e": ("ur5.yaml", "sim_ur5e.yaml"), "g1": ("g1.yaml", "sim_g1.yaml")}
 REFER_SERVICE = "/refer_node/refer"
 POSE_WAIT_S = 15.0  # beyond rest_s, for a TF stamped after the rest to arrive
+MODEL_NOT_LOADED = "model not loaded:"  # how the refer node's answers start while it cannot load
+SETUP_FAILED_GRACE_S = 1.0  # SIGINT-to-SIGKILL when the episode could not even start
 
 
 @dataclass(frozen=True)
@@ -68,6 +79,7 @@ class LiveOptions:
     startup_timeout_s: float = 30.0
     goal_timeout_s: float = 300.0
     rest_s: float = 1.0
+    geometry: str = "perceived"  # the goal carries the object's true size/yaw only with "truth"
 
 
 @dataclass(frozen=True)
@@ -85,9 +97,17 @@ class LiveResult:
     timings: dict[str, float]
     camera_rate_hz_moving: float | None  # colour frames per second while the arm moved
     log: str
+    geometry: GeometryReport | None = None
+    manipulation_backend: str = ""
+    # per step pick_place_node ran: {"label", "total_s", "planning_s", "execution_s"} (wall time)
+    steps: tuple[JsonDict, ...] = ()
 
     def as_dict(self) -> JsonDict:
-        return {"mode": "live", **dataclasses.asdict(self)}
+        fields = dataclasses.asdict(self)
+        fields.pop("geometry")
+        fields["steps"] = list(self.steps)
+        extra = self.geometry.as_dict() if self.geometry is not None else {}
+        return {"mode": "live", **fields, **extra}
 
 
 class EpisodeSetupError(Exception):
@@ -97,9 +117,9 @@ class EpisodeSetupError(Exception):
 @dataclass(frozen=True)
 class PreparedEpisode:
     """What the CLI knows before the graph starts. ``size_m``/``yaw_rad``: the picked object's
-    extents along its own axes and its yaw in the plan frame (ground truth, as the in-process
-    episode tells the planner; on a robot they would come from perception) for the goal's
-    ``object_size_m`` / ``object_yaw_rad``. ``referring``: the ground truth of the static camera."""
+    true extents along its own axes and its yaw in the plan frame: they judge the perception (and
+    fill the goal only with ``geometry="truth"``, for comparison runs). ``referring``: the ground
+    truth of the static camera."""
 
     task: EpisodeTask
     obj: ObjectSpec
@@ -123,27 +143,6 @@ def prepare(options: LiveOptions, work: Path) -> PreparedEpisode:
     referring = work / "referring.json"
     dump_referring(referring_of(queries), referring)
     return PreparedEpisode(task, obj, object_extents_m(obj, 0.0), yaw, referring)
-
-
-def grasp_parameters(grasp: GraspConfig) -> dict[str, object]:
-    """pick_place_node's parameters for a GraspConfig (ros.pick_place.params reads them back)."""
-    params: dict[str, object] = {
-        "grasp_style": grasp.style.value,
-        "approach_distance_m": float(grasp.approach_distance_m),
-        "place_approach_distance_m": float(grasp.place_approach_distance_m or 0.0),
-        "lift_distance_m": float(grasp.lift_distance_m),
-        "retreat_distance_m": float(grasp.retreat_distance_m),
-        "place_clearance_m": float(grasp.place_clearance_m),
-        "max_finger_depth_m": float(grasp.max_finger_depth_m),
-        "default_object_size_m": [float(v) for v in grasp.default_object_size_m],
-        "grasp_yaw_auto": grasp.grasp_yaw_rad is None,
-        "frontal_roll_rad": float(grasp.frontal_roll_rad),
-        "frontal_min_height_m": float(grasp.frontal_min_height_m),
-        "linear_speed_scale": float(grasp.linear_speed_scale),
-    }
-    if grasp.grasp_yaw_rad is not None:
-        params["grasp_yaw_rad"] = float(grasp.grasp_yaw_rad)
-    return params
 
 
 def graph_specs(options: LiveOptions, referring: Path, python: str) -> list[ProcessSpec]:
@@ -178,52 +177,53 @@ def graph_specs(options: LiveOptions, referring: Path, python: str) -> list[Proc
         refer_params["referring_file"] = str(referring)
     refer_remaps = [
         *camera.items(),
-        ("aligned_depth/image_raw", f"{CAMERA_NS}/aligned_depth_to_color/image_raw"),
+        ("aligned_depth_to_color/image_raw", f"{CAMERA_NS}/aligned_depth_to_color/image_raw"),
     ]
     plan_frame = PLAN_FRAMES.get(options.robot, "base_link")
     refer_params["target_frame"] = plan_frame  # the G1's points in torso_link, as on the robot
+    backend = MANIPULATION_BACKENDS[options.robot]
+    robot_file, sim_overlay = (CONFIG / name for name in ROBOT_CONFIGS[options.robot])
     pick_params: dict[str, object] = {
-        "manipulation_backend": "sim",
+        "manipulation_backend": backend,
         "plan_frame": plan_frame,
-        **grasp_parameters(GRASP_CONFIGS[options.robot]),
         "refer_timeout_s": float(options.model_timeout_s) + 10.0,
-        "sim_timeout_s": float(options.goal_timeout_s),
     }
 
-    # The G1's workspace box (torso_link); the grasp settings above are the in-process
-    # episode's (GRASP_CONFIGS) and win over the file's.
-    robot_params = [CONFIG / "g1.yaml"] if options.robot == "g1" else []
-
-    def node(name: str, module: str, params: dict[str, object], remaps: Any) -> ProcessSpec:
-        argv = (python, "-m", module, *ros_arguments(name, params, [], remaps))
+    def node(
+        name: str, module: str, params: dict[str, object], files: list[Path], remaps: Any
+    ) -> ProcessSpec:
+        argv = (python, "-m", module, *ros_arguments(name, params, files, remaps))
         return ProcessSpec(name, argv)
 
-    return [
-        node("sim_node", "roborefer_ros.tools.sim_node", sim_params, sim_remaps),
-        node("refer_node", "roborefer_ros.tools.refer_node", refer_params, refer_remaps),
-        ProcessSpec(
-            "pick_place_node",
-            (
-                python,
-                "-m",
-                "roborefer_ros.tools.pick_place_node",
-                *ros_arguments("pick_place_node", pick_params, robot_params, []),
-            ),
+    # The robot's own file, then the simulation's overlay: config/ur5.yaml runs unchanged.
+    robot_files = [robot_file, sim_overlay]
+    specs = [
+        node("sim_node", "roborefer_ros.tools.sim_node", sim_params, [], sim_remaps),
+        node(
+            "refer_node", "roborefer_ros.tools.refer_node", refer_params, robot_files, refer_remaps
+        ),
+        node(
+            "pick_place_node", "roborefer_ros.tools.pick_place_node", pick_params, robot_files, []
         ),
     ]
+    if backend == "moveit":
+        specs.append(
+            node("move_group", "roborefer_ros.tools.sim_move_group", {}, [CONFIG / "sim.yaml"], [])
+        )
+    return specs
 
 
 class _Observer:
     """The episode's own node: PickPlace client, RefPoint probe, TF and camera watcher."""
 
-    def __init__(self, object_frame: str) -> None:
+    def __init__(self, object_frame: str, robot: str) -> None:
         import rclpy
         from rclpy.action.client import ActionClient
         from rclpy.context import Context
         from sensor_msgs.msg import CameraInfo
         from tf2_msgs.msg import TFMessage
 
-        from roborefer_ros.action import ExecuteSteps, PickPlace
+        from roborefer_ros.action import PickPlace
         from roborefer_ros.ros.spin_thread import SpinThread
         from roborefer_ros.ros.tf import TF_QOS
         from roborefer_ros.srv import RefPoint
@@ -238,7 +238,24 @@ class _Observer:
         self.frame_times: list[float] = []
         self._lock = threading.Lock()
         self.pick_place: Any = ActionClient(self.node, PickPlace, ACTION)
-        self.execute_steps: Any = ActionClient(self.node, ExecuteSteps, SIM_ACTION)
+        # the arm's interface: move_group's action (UR5e) or the G1's state stream
+        self.arm_seen = threading.Event()
+        if MANIPULATION_BACKENDS[robot] == "moveit":
+            from moveit_msgs.action import MoveGroup
+
+            move: Any = ActionClient(self.node, MoveGroup, MOVE_ACTION)
+            self.arm_name = MOVE_ACTION
+            self.arm_ready: Callable[[], bool] = move.server_is_ready
+        else:
+            from rclpy.qos import QoSProfile, ReliabilityPolicy
+            from unitree_hg.msg import LowState
+
+            state_qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
+            self.node.create_subscription(
+                LowState, LOWSTATE_TOPIC, lambda _raw: self.arm_seen.set(), state_qos, raw=True
+            )
+            self.arm_name = LOWSTATE_TOPIC
+            self.arm_ready = self.arm_seen.is_set
         self.refer: Any = self.node.create_client(RefPoint, REFER_SERVICE)
         self.node.create_subscription(TFMessage, "/tf", self._on_tf, TF_QOS)
         self.node.create_subscription(
@@ -294,13 +311,81 @@ def _wait(future: Any, timeout_s: float, alive: Callable[[], bool]) -> Any:
     return future.result()
 
 
+def exit_cause(launcher: Launcher, log_path: str) -> str:
+    """Which node of the graph exited and the last thing it said (its own error line: "refer_node:
+    configuration rejected: unknown backend ..."), for the one-line message of the CLI."""
+    dead = next((c for c in launcher.children if c.proc.poll() is not None), None)
+    if dead is None:
+        return "a node of the graph exited (see the log)"
+    name = dead.spec.name
+    said = ""
+    with contextlib.suppress(OSError):
+        prefix = f"[{name}] "
+        lines = [
+            line[len(prefix) :].strip()
+            for line in Path(log_path).read_text(errors="replace").splitlines()
+            if line.startswith(prefix) and "[INFO]" not in line
+        ]
+        said = next((line for line in reversed(lines) if line), "")
+    code = dead.proc.returncode
+    return f"{name} exited with code {code}" + (f": {said}" if said else " (see the log)")
+
+
+def _wait_until_ready(
+    observer: _Observer,
+    pick_prompt: str,
+    startup_timeout_s: float,
+    alive: Callable[[], bool],
+    died: Callable[[], EpisodeSetupError],
+) -> None:
+    """The graph is up when the PickPlace action is served, the arm's interface is there
+    (move_group's action, the G1's /lowstate) and the refer node answers the pick instruction
+    from a live frame. The refer node is asked from the moment its service appears
+    (it answers before sim_node has built its scene), so a model it cannot load (server down,
+    wrong URL) is reported at once, in its own words; a node that exits is named with its last
+    line."""
+    from roborefer_ros.srv import RefPoint
+
+    probe = RefPoint.Request(prompt=pick_prompt, mode=RefPoint.Request.MODE_LOCATE)
+    interfaces = (
+        (ACTION, observer.pick_place.server_is_ready),
+        (observer.arm_name, observer.arm_ready),
+    )
+    deadline = time.monotonic() + startup_timeout_s
+    response = None
+    while True:
+        if not alive():
+            raise died()
+        missing = [name for name, ready in interfaces if not ready()]
+        if observer.refer.service_is_ready():
+            remaining = max(1.0, deadline - time.monotonic())
+            try:
+                response = _wait(observer.refer.call_async(probe), remaining, alive)
+            except EpisodeSetupError:
+                if not alive():
+                    raise died() from None
+                raise
+            if response.success and not missing:
+                return
+            if response.message.startswith(MODEL_NOT_LOADED):
+                # The node keeps retrying its model, but this episode should not wait for it.
+                raise EpisodeSetupError(f"the refer node is not ready: {response.message}")
+        if time.monotonic() > deadline:
+            if missing:
+                raise EpisodeSetupError(f"{missing[0]} did not appear")
+            why = (
+                f"no {REFER_SERVICE} service after {startup_timeout_s:g} s"
+                if response is None
+                else response.message
+            )
+            raise EpisodeSetupError(f"the refer node is not ready: {why}")
+        time.sleep(0.2)
+
+
 def run_live_episode(options: LiveOptions, python: str, log: IO[str]) -> LiveResult:
     """Start the graph, run the episode, stop the graph (always). EpisodeSetupError when the
     task or the graph cannot be set up; every outcome after that is a LiveResult."""
     import tempfile
-
-    from roborefer_ros.action import PickPlace
-    from roborefer_ros.srv import RefPoint
 
     started = time.monotonic()
     with contextlib.ExitStack() as stack:
@@ -315,42 +400,26 @@ def run_live_episode(options: LiveOptions, python: str, log: IO[str]) -> LiveRes
         runner.start()
         stack.callback(runner.join, 15.0)
         stack.callback(launcher.request_stop)
-        observer = _Observer("object/" + obj.name)
+        observer = _Observer("object/" + obj.name, options.robot)
         stack.callback(observer.close)
-        alive = runner.is_alive
+        log_name = str(getattr(log, "name", ""))
 
-        # The graph is up when both actions are served and the refer node answers the pick
-        # instruction from a live frame.
-        deadline = time.monotonic() + options.startup_timeout_s
-        for name, client in ((ACTION, observer.pick_place), (SIM_ACTION, observer.execute_steps)):
-            while not client.server_is_ready():
-                if not alive():
-                    raise EpisodeSetupError("a node of the graph exited (see the log)")
-                if time.monotonic() > deadline:
-                    raise EpisodeSetupError(f"{name} did not appear")
-                time.sleep(0.1)
-        probe = RefPoint.Request(prompt=task.pick.prompt, mode=RefPoint.Request.MODE_LOCATE)
-        while True:
-            if not observer.refer.wait_for_service(timeout_sec=1.0):
-                response = None
-            else:
-                remaining = max(1.0, deadline - time.monotonic())
-                response = _wait(observer.refer.call_async(probe), remaining, alive)
-            if response is not None and response.success:
-                break
-            if time.monotonic() > deadline or not alive():
-                why = (
-                    f"no {REFER_SERVICE} service after {options.startup_timeout_s:g} s"
-                    if response is None
-                    else response.message
-                )
-                raise EpisodeSetupError(f"the refer node is not ready: {why}")
-            time.sleep(0.2)
+        def alive() -> bool:
+            # every node still running (the launcher stops the others when one dies)
+            return runner.is_alive() and all(c.proc.poll() is None for c in launcher.children)
+
+        def died() -> EpisodeSetupError:
+            log.flush()
+            return EpisodeSetupError(exit_cause(launcher, log_name))
+
+        try:
+            _wait_until_ready(observer, task.pick.prompt, options.startup_timeout_s, alive, died)
+        except EpisodeSetupError:
+            launcher.grace_s = SETUP_FAILED_GRACE_S  # nothing to finish: do not wait on a build
+            raise
         ready_s = time.monotonic() - started
 
-        goal = PickPlace.Goal(pick_prompt=task.pick.prompt, place_prompt=task.place.prompt)
-        goal.object_size_m.x, goal.object_size_m.y, goal.object_size_m.z = prepared.size_m
-        goal.object_yaw_known, goal.object_yaw_rad = True, prepared.yaw_rad
+        goal = pick_place_goal(prepared, options.geometry)
         moving: list[float] = []
 
         def feedback(msg: Any) -> None:
@@ -396,6 +465,61 @@ def run_live_episode(options: LiveOptions, python: str, log: IO[str]) -> LiveRes
         timings=timings,
         camera_rate_hz_moving=camera_rate,
         log=getattr(log, "name", ""),
+        geometry=_geometry_report(options.geometry, prepared, result),
+        manipulation_backend=MANIPULATION_BACKENDS[options.robot],
+        steps=step_timings(result),
+    )
+
+
+def step_timings(result: Any) -> tuple[JsonDict, ...]:
+    """Per step pick_place_node ran: its label, wall time, and planning / execution shares
+    (planning 0 where the backend does not tell)."""
+    planning = list(result.step_planning_s)
+    rows = []
+    for i, (label, total) in enumerate(
+        zip(result.step_labels, result.step_durations_s, strict=False)
+    ):
+        planned = float(planning[i]) if i < len(planning) else 0.0
+        rows.append(
+            {
+                "label": str(label),
+                "total_s": round(float(total), 3),
+                "planning_s": round(planned, 3),
+                "execution_s": round(max(0.0, float(total) - planned), 3),
+            }
+        )
+    return tuple(rows)
+
+
+def pick_place_goal(prepared: PreparedEpisode, geometry: str) -> Any:
+    """The PickPlace goal of the episode: the two instructions only, as a task planner has them
+    (the node perceives the object's size and yaw in the frame); with ``geometry="truth"``
+    (comparison runs) also the simulator's true size and yaw."""
+    from roborefer_ros.action import PickPlace
+
+    goal = PickPlace.Goal(
+        pick_prompt=prepared.task.pick.prompt, place_prompt=prepared.task.place.prompt
+    )
+    if geometry == "truth":
+        goal.object_size_m.x, goal.object_size_m.y, goal.object_size_m.z = prepared.size_m
+        goal.object_yaw_known, goal.object_yaw_rad = True, prepared.yaw_rad
+    return goal
+
+
+def _geometry_report(source: str, prepared: PreparedEpisode, result: Any) -> GeometryReport:
+    """The geometry the node planned with (PickPlace result) beside the simulator's truth."""
+    used = str(result.object_geometry)
+    size = result.object_size_used_m
+    perceived = used == "perceived"
+    return GeometryReport(
+        source=source,
+        true_size_m=prepared.size_m,
+        true_yaw_rad=prepared.yaw_rad,
+        perceived_size_m=(float(size.x), float(size.y), float(size.z)) if perceived else None,
+        perceived_yaw_rad=float(result.object_yaw_used_rad) if perceived else None,
+        perceived_shape="",
+        perceived_confidence=0.0,
+        note="" if perceived or source == "truth" else f"the node planned with {used!r}",
     )
 
 

@@ -1,10 +1,14 @@
 """``roborefer-sim-pickplace --seed N``: one pick-and-place episode in physics simulation.
 
-By default on a live ROS graph: starts sim_node (the seeded tabletop with free objects; camera,
-TF, ExecuteSteps), refer_node (``--backend``, ground_truth by default: answers from the scene's
-generated queries, written to a referring file for the static camera) and pick_place_node
-(``manipulation_backend: sim``) as processes, sends the PickPlace goal, and reads where the
-object came to rest from TF (``object/<name>``). ``--in-process`` runs the old fast path without
+By default on a live ROS graph, the robot's own configuration (``config/ur5.yaml`` or
+``config/g1.yaml``) with the simulation's overlay (``config/sim_<robot>.yaml``): starts sim_node
+(the seeded tabletop with free objects; camera, TF and the robot's driver interfaces: the UR
+driver's FollowJointTrajectory and gripper for the UR5e, with sim_move_group planning for it;
+unitree_hg /lowstate, /arm_sdk and Dex3 for the G1), refer_node (``--backend``, ground_truth by
+default: answers from the scene's generated queries, written to a referring file for the static
+camera) and pick_place_node (``manipulation_backend`` ``moveit`` for the UR5e, ``g1`` for the
+G1) as processes, sends the PickPlace goal, and reads where the object came to rest from TF
+(``object/<name>``). ``--in-process`` runs the old fast path without
 a graph: ground truth in place of the refer node, the plan on the simulated arm in this process.
 
 The pick and place instructions are drawn from the scene's generated queries, or ``--pick`` /
@@ -25,39 +29,56 @@ import sys
 import tempfile
 from pathlib import Path
 
+from roborefer_ros.backends.registry import known_backends
 from roborefer_ros.sim import SimError
 from roborefer_ros.sim.episodes.episode import (
     DEFAULT_TOLERANCE_M,
+    GEOMETRIES,
     EpisodeError,
     EpisodeResult,
     run_episode,
 )
-from roborefer_ros.sim.episodes.live import KeyFrameWriter
+from roborefer_ros.sim.episodes.strip import KeyFrameWriter
 from roborefer_ros.tools.backend_flags import add_backend_arguments, backend_options_from_args
+from roborefer_ros.tools.cli import output_dir, output_file, positive_float, seed
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="roborefer-sim-pickplace", description=__doc__.splitlines()[0])
-    p.add_argument("--robot", default="ur5e", help="ur5e or g1")
-    p.add_argument("--seed", type=int, required=True, help="scene seed")
+    p.add_argument("--robot", default="ur5e", choices=["ur5e", "g1"], help="ur5e or g1")
+    p.add_argument("--seed", type=seed, required=True, help="scene seed (>= 0)")
     p.add_argument("--pick", help="pick instruction (one of the scene's generated LOCATE prompts)")
     p.add_argument("--place", help="place instruction (one of the scene's PLACE prompts)")
-    p.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE_M, help="metres, xy")
+    p.add_argument(
+        "--tolerance", type=positive_float, default=DEFAULT_TOLERANCE_M, help="metres, xy"
+    )
     p.add_argument("--realtime", action="store_true", help="run the simulation at wall-clock speed")
-    p.add_argument("--frames", type=Path, help="write PNG frames of the episode into this folder")
+    p.add_argument(
+        "--frames", type=output_dir, help="write PNG frames of the episode into this folder"
+    )
     p.add_argument("--json", action="store_true", help="last line: one JSON object")
+    p.add_argument(
+        "--geometry",
+        choices=GEOMETRIES,
+        default="perceived",
+        help="the object's size and yaw: perceived from the frame (default; the goal carries "
+        "only the instructions) or the simulator's truth (comparison runs)",
+    )
     p.add_argument(
         "--in-process",
         action="store_true",
         help="no ROS graph: ground truth and the simulated arm in this process (fast path)",
     )
     live = p.add_argument_group("live graph")
-    live.add_argument("--rate", type=float, default=10.0, help="sim_node camera rate (Hz)")
+    live.add_argument("--rate", type=positive_float, default=10.0, help="sim_node camera rate (Hz)")
     live.add_argument(
-        "--log", type=Path, help="write the nodes' output here (default: a temp file)"
+        "--log", type=output_file, help="write the nodes' output here (default: a temp file)"
     )
     live.add_argument(
-        "--goal-timeout", type=float, default=300.0, help="deadline of the PickPlace goal (s)"
+        "--goal-timeout",
+        type=positive_float,
+        default=300.0,
+        help="deadline of the PickPlace goal (s)",
     )
     add_backend_arguments(p)
     p.set_defaults(backend="ground_truth")
@@ -101,6 +122,7 @@ def _in_process(args: argparse.Namespace) -> int:
             tolerance_m=args.tolerance,
             realtime=args.realtime,
             frame_sink=writer,
+            geometry=args.geometry,
         )
     except (EpisodeError, SimError) as err:
         return _setup_failed(args, err)
@@ -135,6 +157,7 @@ def _live(args: argparse.Namespace) -> int:
         rate_hz=args.rate,
         frames_dir=args.frames,
         goal_timeout_s=args.goal_timeout,
+        geometry=args.geometry,
     )
     log_path: Path = args.log
     if log_path is None:
@@ -184,7 +207,14 @@ def _setup_failed(args: argparse.Namespace, err: object) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.backend not in known_backends():
+        # said at once: a node started with it would only refuse its configuration
+        parser.error(
+            f"argument --backend: unknown backend {args.backend!r} "
+            f"(known: {', '.join(known_backends())})"
+        )
     if (args.pick is None) != (args.place is None):
         print("error: give both --pick and --place, or neither", file=sys.stderr)
         return 2

@@ -7,22 +7,24 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
 from roborefer_ros.sim.errors import SimError
 from roborefer_ros.sim.preview import write_preview
 from roborefer_ros.sim.referring import generate_referring
+from roborefer_ros.tools.cli import non_negative_float, output_dir, positive_int, seed
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--n", type=int, default=20, help="number of prompts")
-    parser.add_argument("--t", type=float, default=0.0, help="scene time in seconds")
-    parser.add_argument("--robot", default="ur5e")
+    parser = argparse.ArgumentParser(
+        prog="python -m roborefer_ros.tools.sim_preview", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--seed", type=seed, default=0, help="scene seed (>= 0)")
+    parser.add_argument("--out", type=output_dir, required=True, help="folder to write into")
+    parser.add_argument("--n", type=positive_int, default=20, help="number of prompts")
+    parser.add_argument("--t", type=non_negative_float, default=0.0, help="scene time in seconds")
+    parser.add_argument("--robot", default="ur5e", choices=["ur5e", "g1", "none"])
     args = parser.parse_args(argv)
     os.environ.setdefault("MUJOCO_GL", "egl")
     from roborefer_ros.sim.scene import build_scene  # imports mujoco: after MUJOCO_GL is set

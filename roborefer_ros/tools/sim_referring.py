@@ -9,22 +9,22 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from roborefer_ros.core.referring import dump_referring
 from roborefer_ros.sim import SimError
 from roborefer_ros.sim.episodes.live import build_live_scene, referring_of, scene_queries
+from roborefer_ros.tools.cli import output_file, positive_int, seed
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m roborefer_ros.tools.sim_referring", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("out", type=Path, help="referring.json to write")
-    parser.add_argument("--seed", type=int, required=True)
-    parser.add_argument("--robot", default="ur5e")
-    parser.add_argument("--width", type=int, default=640)
-    parser.add_argument("--height", type=int, default=480)
+    parser.add_argument("out", type=output_file, help="referring.json to write")
+    parser.add_argument("--seed", type=seed, required=True, help="scene seed (>= 0)")
+    parser.add_argument("--robot", default="ur5e", choices=["ur5e", "g1", "none"])
+    parser.add_argument("--width", type=positive_int, default=640)
+    parser.add_argument("--height", type=positive_int, default=480)
     args = parser.parse_args(argv)
     try:
         with build_live_scene(args.seed, args.robot, args.width, args.height) as scene:

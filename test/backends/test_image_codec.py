@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+import json
 
 import numpy as np
 import numpy.typing as npt
 import pytest
 from PIL import Image
 
+from roborefer_ros.backends.http_client import JsonAscii, json_body
 from roborefer_ros.backends.image_codec import (
     EncodedImage,
     ImageEncoding,
@@ -16,6 +18,7 @@ from roborefer_ros.backends.image_codec import (
     b64encode,
     data_uri,
     encode_depth_png,
+    encode_png,
     encode_rgb,
 )
 from roborefer_ros.core.status import RefPointError, Status
@@ -114,13 +117,101 @@ def test_b64decode_is_strict() -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "expected"), [("PNG", "png"), (" jpg ", "jpeg"), ("jpeg", "jpeg")]
+    ("name", "expected"),
+    [("PNG", "png"), (" jpg ", "jpeg"), ("jpeg", "jpeg"), ("png-deflate", "png_deflate")],
 )
 def test_encoding_names(name: str, expected: str) -> None:
     assert ImageEncoding.parse(name).value == expected
 
 
 def test_unknown_encoding_names_the_value() -> None:
-    with pytest.raises(RefPointError, match=r"'webp'.*png\|jpeg") as info:
+    with pytest.raises(RefPointError, match=r"'webp'.*png\|png_deflate\|jpeg") as info:
         ImageEncoding.parse("webp")
     assert info.value.status is Status.BACKEND_ERROR
+
+
+# -- the lossless default: a stored PNG written with numpy and zlib -----------------------------
+
+
+def camera_frame(height: int = 720, width: int = 1280) -> npt.NDArray[np.uint8]:
+    """A camera-like frame: a smooth scene with sensor noise (std 2), every value in play."""
+    rng = np.random.default_rng(7)
+    rows, cols = np.mgrid[0:height, 0:width]
+    scene = np.stack([cols * 0.2, rows * 0.3, (rows + cols) * 0.1], axis=-1) % 256
+    return np.clip(scene + rng.normal(0.0, 2.0, scene.shape), 0, 255).astype(np.uint8)
+
+
+def test_the_default_is_a_lossless_uncompressed_png() -> None:
+    rgb = camera_frame()
+    encoded = encode_rgb(rgb)
+    assert ImageEncoding.parse("png") is ImageEncoding.PNG
+    assert encoded.mime == "image/png" and encoded.size == (1280, 720)
+    # stored deflate: the pixels, a filter byte per row, and a few bytes per 64 kB block
+    raw = 720 * (1 + 1280 * 3)
+    assert raw < len(encoded.data) < raw * 1.001 + 100
+    image = decode(encoded.data)
+    assert (image.format, image.mode) == ("PNG", "RGB")
+    np.testing.assert_array_equal(np.asarray(image), rgb)
+
+
+def test_png_deflate_is_lossless_and_smaller() -> None:
+    rgb = camera_frame(240, 320)
+    stored = encode_rgb(rgb, ImageEncoding.PNG)
+    deflated = encode_rgb(rgb, ImageEncoding.PNG_DEFLATE)
+    assert len(deflated.data) < 0.75 * len(stored.data)
+    np.testing.assert_array_equal(np.asarray(decode(deflated.data)), rgb)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+@pytest.mark.parametrize(("height", "width"), [(1, 1), (1, 7), (5, 1), (3, 5), (48, 64)])
+def test_png_writer_round_trips_any_size(height: int, width: int, compress: bool) -> None:
+    rng = np.random.default_rng(height * 100 + width)
+    rgb = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(np.asarray(decode(encode_png(rgb, compress))), rgb)
+    view = np.asarray(rng.integers(0, 256, (height, 2 * width, 3), dtype=np.uint8))[:, ::2]
+    np.testing.assert_array_equal(np.asarray(decode(encode_png(view, compress))), view)
+
+
+def test_max_side_with_the_png_writer() -> None:
+    encoded = encode_rgb(gradient(96, 128), max_side=64)
+    assert encoded.size == (64, 48) and decode(encoded.data).size == (64, 48)
+
+
+def test_depth_png_compressed_is_lossless() -> None:
+    depth = np.repeat(camera_frame(48, 64)[..., :1], 3, axis=-1)
+    np.testing.assert_array_equal(
+        np.asarray(decode(encode_depth_png(depth, compress=True).data)), depth
+    )
+
+
+# -- base64 spliced into a JSON body ------------------------------------------------------------
+
+
+def test_json_body_splices_base64_as_json_strings() -> None:
+    encoded = encode_rgb(gradient())
+    payload = {
+        "image_url": [encoded.base64_json()],
+        "openai": {"url": encoded.data_uri_json()},
+        "text": 'a "quoted" prompt \\ with a backslash',
+        "n": 1,
+    }
+    body = json_body(payload)
+    decoded = json.loads(body)
+    assert decoded == {
+        "image_url": [encoded.base64()],
+        "openai": {"url": encoded.data_uri()},
+        "text": 'a "quoted" prompt \\ with a backslash',
+        "n": 1,
+    }
+    assert body == json.dumps(decoded, separators=(",", ":")).encode()
+
+
+@pytest.mark.parametrize("text", [b'ab"c', b"ab\\c", "é".encode()])
+def test_json_ascii_refuses_what_json_would_escape(text: bytes) -> None:
+    with pytest.raises(ValueError):
+        JsonAscii(text)
+
+
+def test_json_body_still_refuses_other_objects() -> None:
+    with pytest.raises(TypeError, match="set is not JSON serializable"):
+        json_body({"x": {1, 2}})

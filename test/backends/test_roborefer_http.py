@@ -139,6 +139,25 @@ def test_sends_exactly_the_authors_request(server: FakeModelServer) -> None:
     np.testing.assert_array_equal(np.asarray(image), gradient())
 
 
+def test_the_server_decodes_the_camera_frame_pixel_for_pixel(server: FakeModelServer) -> None:
+    """The default encoding is lossless: a 1280x720 camera-like frame (sensor noise in every
+    channel) decodes, on the server's side of the wire, to exactly the frame's pixels."""
+    rng = np.random.default_rng(3)
+    frame = SyntheticScene(width=1280, height=720).render(T_S)[0]
+    noisy = np.clip(frame + rng.normal(0.0, 2.0, frame.shape), 0, 255).astype(np.uint8)
+    answer = backend(server).point(PointingQuery(noisy, "the red cup", Mode.AUTO, 1), 10.0)
+    assert answer.model_image_size == (1280, 720)
+    image = decode_image(last_body(server, "the red cup")["image_url"][0])
+    assert image.format == "PNG" and image.mode == "RGB"
+    np.testing.assert_array_equal(np.asarray(image), noisy)
+
+
+def test_png_deflate_is_lossless_too(server: FakeModelServer) -> None:
+    backend(server, image_encoding="png_deflate").point(query("the red cup"), 3.0)
+    image = decode_image(last_body(server, "the red cup")["image_url"][0])
+    np.testing.assert_array_equal(np.asarray(image), gradient())
+
+
 def test_jpeg_encoding_sends_a_jpeg_file(server: FakeModelServer) -> None:
     backend(server, image_encoding="jpeg", jpeg_quality=80).point(query("the red cup"), 3.0)
     image = decode_image(last_body(server, "the red cup")["image_url"][0])

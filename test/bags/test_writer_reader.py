@@ -26,7 +26,7 @@ from roborefer_ros.sim.noise import PixelNoise
 NS = "/robot/cam"
 COLOR, DEPTH, INFO = (
     f"{NS}/color/image_raw",
-    f"{NS}/aligned_depth/image_raw",
+    f"{NS}/aligned_depth_to_color/image_raw",
     f"{NS}/color/camera_info",
 )
 SCENE = SyntheticScene(width=160, height=120, speed_mps=0.1, sweep_m=0.15)

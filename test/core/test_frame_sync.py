@@ -1,4 +1,8 @@
-"""FrameSync pairing, ring and waiting, driven with plain strings as stand-in messages."""
+"""FrameSync pairing, ring and waiting, driven with plain strings as stand-in messages.
+
+camera_info pairs by stamp (within slop of the colour stamp): ``with_info`` makes a synchroniser
+fed like a camera driver that publishes the same camera_info ("info0") with every colour image.
+"""
 
 from __future__ import annotations
 
@@ -22,10 +26,18 @@ def make(
     return sync
 
 
+class InfoWithEveryColour(FrameSync[str, str, str]):
+    """A camera driver's stream: camera_info "info0" stamped like each colour image, sent first."""
+
+    def add_color(self, stamp_ns: int, msg: str) -> None:
+        self.add_info(stamp_ns, "info0")
+        super().add_color(stamp_ns, msg)
+
+
 def with_info(
     slop_s: float = 0.02, ring_size: int = 8, queue_size: int = 10
 ) -> FrameSync[str, str, str]:
-    return make(slop_s, ring_size, queue_size, info="info0")
+    return InfoWithEveryColour(slop_s, ring_size, queue_size)
 
 
 def pair(sync: FrameSync[str, str, str], ms: int) -> None:
@@ -132,19 +144,61 @@ def test_no_emit_before_info_then_pairs_get_the_first_info() -> None:
     pair(sync, 100)
     assert sync.latest() is None
     assert sync.wait_select(0, timeout_s=0.01) is None
-    sync.add_info(90 * MS, "infoA")
+    sync.add_info(90 * MS, "infoA")  # within slop of the pair's stamp
     assert sync.latest() == SyncedSet(100 * MS, "c100", "d100", "infoA")
 
 
-def test_info_is_the_latest_at_pairing_time() -> None:
+def test_camera_info_pairs_by_stamp_not_by_arrival() -> None:
+    """Each frame gets the camera_info stamped like it, whatever arrived last."""
     sync = make()
-    sync.add_info(0, "infoA")
+    sync.add_info(100 * MS, "infoA")
+    sync.add_info(30 * MS, "stray")  # older, after the frame's own, before its images
     pair(sync, 100)
-    sync.add_info(150 * MS, "infoB")
+    sync.add_info(200 * MS, "infoB")
+    sync.add_info(130 * MS, "stray")
     pair(sync, 200)
-    first, second = sync.select(1), sync.select(101 * MS)
-    assert first is not None and second is not None
-    assert (first.info, second.info) == ("infoA", "infoB")
+    sync.add_info(50 * MS, "stray")  # and one after both frames
+    first, second, latest = sync.select(1), sync.select(101 * MS), sync.latest()
+    assert first is not None and second is not None and latest is not None
+    assert (first.info, second.info, latest.info) == ("infoA", "infoB", "infoB")
+
+
+def test_a_stray_older_camera_info_is_never_applied_to_a_newer_frame() -> None:
+    """Frames whose own camera_info is missing wait for it; an older one (beyond slop) is not
+    used in its place, and a camera_info arriving after its images still pairs."""
+    sync = make(slop_s=0.02)
+    sync.add_info(100 * MS, "info100")
+    pair(sync, 100)
+    pair(sync, 200)  # its camera_info is late
+    sync.add_info(60 * MS, "stray")
+    latest = sync.latest()
+    assert latest is not None and (latest.stamp_ns, latest.info) == (100 * MS, "info100")
+    assert sync.select(101 * MS) is None
+    assert sync.stats().without_info == 1
+    sync.add_info(200 * MS, "info200")
+    latest = sync.latest()
+    assert latest is not None and (latest.stamp_ns, latest.info) == (200 * MS, "info200")
+    assert sync.stats().without_info == 0
+
+
+def test_camera_info_within_slop_pairs_the_nearest() -> None:
+    sync = make(slop_s=0.02)
+    sync.add_info(85 * MS, "info85")
+    sync.add_info(110 * MS, "info110")
+    sync.add_info(121 * MS, "info121")
+    pair(sync, 100)
+    got = sync.latest()
+    assert got is not None and got.info == "info110"  # 10 ms away beats 15 ms; 21 ms is out
+
+
+def test_camera_infos_kept_are_bounded() -> None:
+    sync = make(slop_s=0.0, ring_size=3, queue_size=2)
+    for ms in range(0, 1000, 10):
+        sync.add_info(ms * MS, f"i{ms}")
+    for ms in (940, 950, 990):  # the camera_infos kept: the last ring_size + queue_size = 5
+        pair(sync, ms)
+    assert stamps(sync) == [950, 990]  # 940's camera_info was forgotten
+    assert sync.stats().without_info == 1
 
 
 def test_select_semantics() -> None:
@@ -220,13 +274,15 @@ def test_stats_report_counts_and_last_stamps() -> None:
 
 
 def test_clear_forgets_everything_including_info() -> None:
-    sync = with_info()
+    sync = make()
+    sync.add_info(100 * MS, "info100")
+    sync.add_info(200 * MS, "info200")
     pair(sync, 100)
     sync.clear()
     assert sync.latest() is None
     assert sync.stats().color_received == 0
     pair(sync, 200)
-    assert sync.latest() is None  # waits for a new camera_info
+    assert sync.latest() is None  # its camera_info was forgotten too: waits for a new one
 
 
 @pytest.mark.parametrize(
@@ -276,8 +332,8 @@ def test_concurrent_producers_conserve_messages() -> None:
 def test_a_jump_back_in_time_restarts_the_buffer() -> None:
     """A looping bag or a reset simulation: the old timeline is dropped, the new one serves."""
     sync: FrameSync[str, str, str] = FrameSync(slop_s=0.01, ring_size=4, jump_back_s=1.0)
-    sync.add_info(0, "info")
     for t in (10_000_000_000, 10_100_000_000):
+        sync.add_info(t, "info")
         sync.add_color(t, f"c{t}")
         sync.add_depth(t, f"d{t}")
     assert sync.latest() is not None and sync.latest().stamp_ns == 10_100_000_000
@@ -285,6 +341,7 @@ def test_a_jump_back_in_time_restarts_the_buffer() -> None:
     sync.add_color(9_900_000_000, "late")
     assert sync.stats().restarts == 0
     sync.add_depth(1_000_000_000, "d-new")  # the bag starts again
+    sync.add_info(1_000_000_000, "info")
     sync.add_color(1_000_000_000, "c-new")
     stats = sync.stats()
     assert stats.restarts == 1
@@ -298,15 +355,54 @@ def test_a_request_waiting_across_a_jump_back_still_gets_its_frame() -> None:
     """The last frame of a loop is paired and the loop restarts before the waiter wakes: the
     waiter (asked in the old timeline) still finds it; a new request does not."""
     sync: FrameSync[str, str, str] = FrameSync(slop_s=0.01, ring_size=4, jump_back_s=1.0)
-    sync.add_info(0, "info")
+    sync.add_info(1_000_000_000, "info1")
     sync.add_color(1_000_000_000, "c1")
     sync.add_depth(1_000_000_000, "d1")
-    asked_in = sync._timeline  # what wait_select records when the request starts waiting
+    asked_in = sync.timeline  # what a request records when it starts waiting
+    sync.add_info(5_000_000_000, "info-last")
     sync.add_color(5_000_000_000, "c-last")
     sync.add_depth(5_000_000_000, "d-last")
     sync.add_depth(1_000_000_000, "d-new")  # the loop restarts before the waiter re-checks
-    with sync._lock:
-        found = sync._select_locked(5_000_000_000, asked_in)
-    assert found is not None and found.color == "c-last"
+    sync.add_info(1_000_000_000, "info-new")  # camera_info jumps back too
+    found = sync.select(5_000_000_000, asked_in)
+    assert found is not None and (found.color, found.info) == ("c-last", "info-last")
     assert sync.select(4_000_000_000) is None  # a request made now: new timeline only
     assert sync.latest() is None
+
+
+def test_a_camera_info_jumping_back_restarts_the_ring_before_the_images_do() -> None:
+    """A looping bag: the new timeline's camera_info (and /tf) arrive, its images lag behind (a
+    lost image waits for its repair). A new request must not get the old timeline's last frame,
+    whose transforms are already forgotten; one made before the jump still may."""
+    sync: FrameSync[str, str, str] = FrameSync(slop_s=0.01, ring_size=4, jump_back_s=1.0)
+    last = 2_000_000_000
+    sync.add_info(last, "info-last")
+    sync.add_depth(last, "d-last")
+    sync.add_color(last, "c-last")
+    asked_before = sync.timeline
+    sync.add_info(0, "info-new")  # the images of the new timeline are not here yet
+    assert sync.stats().restarts == 1
+    assert sync.latest() is None and sync.select(1) is None
+    found = sync.select(last, asked_before)
+    assert found is not None and found.color == "c-last"
+    sync.add_depth(0, "d-new")  # they come: no second restart
+    sync.add_color(0, "c-new")
+    latest = sync.latest()
+    assert latest is not None and (latest.color, latest.info) == ("c-new", "info-new")
+    assert sync.stats().restarts == 1
+
+
+def test_the_new_timeline_keeps_its_camera_infos_over_the_old_ones() -> None:
+    """After a jump back the old timeline's camera_infos have the higher stamps; the bound on
+    kept camera_infos must not drop the new ones for them."""
+    sync: FrameSync[str, str, str] = FrameSync(slop_s=0.01, ring_size=2, queue_size=2)
+    for k in range(10):  # the old timeline: 10 s .. 10.9 s
+        t = 10_000_000_000 + k * 100_000_000
+        sync.add_info(t, "old")
+        pair(sync, t // MS)
+    for k in range(6):  # the new one: 0 .. 0.5 s
+        t = k * 100_000_000
+        sync.add_info(t, "new")
+        pair(sync, t // MS)
+        latest = sync.latest()
+        assert latest is not None and (latest.stamp_ns, latest.info) == (t, "new"), k

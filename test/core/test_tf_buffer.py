@@ -12,6 +12,7 @@ import pytest
 
 from roborefer_ros.core.status import RefPointError, Status
 from roborefer_ros.core.tf_buffer import (
+    BadTransformError,
     ConnectivityError,
     ExtrapolationError,
     FrameNotFoundError,
@@ -19,6 +20,7 @@ from roborefer_ros.core.tf_buffer import (
     TransformBuffer,
     TransformError,
     TransformLoopError,
+    checked_transform,
 )
 from roborefer_ros.core.transforms import Transform
 
@@ -234,10 +236,59 @@ def test_loop_is_detected_not_followed() -> None:
         buf.lookup_transform("b", "c", 0)
 
 
-@pytest.mark.parametrize(("parent", "child"), [("", "a"), ("a", "a"), ("/map", "a")])
+@pytest.mark.parametrize(("parent", "child"), [("", "a"), ("a", "a"), ("/a", "a")])
 def test_set_transform_rejects_bad_frame_names(parent: str, child: str) -> None:
-    with pytest.raises(ValueError, match=repr(parent) if parent != "a" else "own parent"):
+    with pytest.raises(BadTransformError, match="empty" if not parent else "own parent"):
         put(TransformBuffer(), parent, child, np.eye(4))
+
+
+def test_a_leading_slash_is_stripped_on_insert_as_tf2_does() -> None:
+    """``/world -> /a`` is stored as ``world -> a`` (it used to raise, and on /tf that killed
+    the listener)."""
+    buf = TransformBuffer()
+    put(buf, "/world", "/a", hom(np.eye(3), (1.0, 0.0, 0.0)), is_static=True)
+    assert buf.all_frames() == {"world", "a"}
+    np.testing.assert_allclose(buf.lookup_transform("world", "a", 0).translation, (1, 0, 0))
+
+
+def _checked(
+    parent: str = "world",
+    child: str = "a",
+    translation: tuple[float, float, float] = (0.0, 0.0, 0.0),
+    quat: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 1.0),
+) -> StampedTransform:
+    return checked_transform(parent, child, 5, translation, quat)
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"quat": (0.0, 0.0, 0.0, 0.0)}, "is not unit"),
+        ({"quat": (0.0, 0.0, 0.5, 0.0)}, r"squared norm 0\.25"),  # was a silent 180 deg yaw
+        ({"quat": (0.0, 0.0, 0.0, 1.005)}, r"squared norm 1\.01"),  # 1.010025: off by >= 0.01
+        ({"quat": (0.0, math.nan, 0.0, 1.0)}, "quaternion .* is not finite"),
+        ({"translation": (math.nan, 0.0, 0.0)}, "translation .* is not finite"),
+        ({"translation": (0.0, math.inf, 0.0)}, "translation .* is not finite"),
+        ({"child": ""}, "empty child_frame_id"),
+        ({"child": "/"}, "empty child_frame_id"),
+        ({"parent": ""}, "empty frame_id"),
+        ({"parent": "a"}, "'a' cannot be its own parent"),
+        ({"parent": "/a"}, "'a' cannot be its own parent"),
+    ],
+)
+def test_checked_transform_refuses_what_tf2_refuses_naming_why(
+    fields: dict[str, object], reason: str
+) -> None:
+    with pytest.raises(BadTransformError, match=reason) as info:
+        _checked(**fields)  # type: ignore[arg-type]
+    assert "->" in str(info.value)  # names the transform
+
+
+def test_checked_transform_strips_slashes_and_normalises_near_unit_quaternions() -> None:
+    st = _checked("/world", "/a", (1.0, 2.0, 3.0), (0.0, 0.0, 0.0, 1.004))  # |q.q - 1| ~ 0.008
+    assert (st.parent_frame, st.child_frame, st.stamp_ns) == ("world", "a", 5)
+    assert st.transform.quat_xyzw == (0.0, 0.0, 0.0, 1.0)
+    assert st.transform.translation == (1.0, 2.0, 3.0)
 
 
 def test_cache_time_must_be_positive() -> None:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
 
+from roborefer_ros.core.object_extent import FramedExtent, Shape
 from roborefer_ros.core.request import Mode
 from roborefer_ros.core.status import Status
 from roborefer_ros.core.transforms import Transform
 from roborefer_ros.manipulation.errors import PickPlaceError, PickPlaceStatus
 from roborefer_ros.manipulation.grasp_planner import GraspConfig
 from roborefer_ros.manipulation.pick_place import (
+    ObjectGeometry,
     PickPlaceRequest,
     ReferRetry,
     Target,
@@ -252,3 +255,89 @@ def test_execution_status_mapping_is_total() -> None:
     for status in ExecutionStatus:
         assert PickPlaceStatus.from_execution(status).name in (status.name, "OK")
     assert PickPlaceStatus.from_refer(Status.NO_VALID_DEPTH) is PickPlaceStatus.NO_VALID_DEPTH
+
+
+# -- the object's geometry: the goal's, else the perceived one, else none -------------------------
+
+
+def _perceived(confidence: float, note: str = "") -> FramedExtent:
+    """A 10 x 4 x 6 cm box standing at (0.55, 0.10) turned 30 degrees, as the refer node saw it."""
+    return FramedExtent(
+        base_centre=(0.55, 0.10, 0.0),
+        centre=(0.55, 0.10, 0.03),
+        body_centre=(0.55, 0.10, 0.03),
+        up=(0.0, 0.0, 1.0),
+        x_axis=(math.cos(0.5236), math.sin(0.5236), 0.0),
+        yaw_rad=0.5236,
+        size_m=(0.10, 0.04, 0.06),
+        shape=Shape.BOX,
+        confidence=confidence,
+        visible_fraction=0.9,
+        note=note,
+    )
+
+
+class _Seeing(Resolver):
+    """Answers like Resolver, its LOCATE targets carrying the refer node's perceived extent."""
+
+    def __init__(self, extent: FramedExtent | None) -> None:
+        super().__init__()
+        self.extent = extent
+
+    def __call__(self, prompt: str, mode: Mode, frame: str) -> Target:
+        target = super().__call__(prompt, mode, frame)
+        return dataclasses.replace(target, extent=self.extent) if mode is Mode.LOCATE else target
+
+
+def _resolver_seeing(extent: FramedExtent | None) -> Resolver:
+    return _Seeing(extent)
+
+
+def test_a_goal_without_geometry_plans_with_the_perceived_extent_and_yaw() -> None:
+    outcome, _ = run(
+        PickPlaceRequest("base_link", "the box", "the free area", dry_run=True),
+        resolver=_resolver_seeing(_perceived(0.9)),
+    )
+    assert outcome.status is PickPlaceStatus.OK, outcome.message
+    assert outcome.geometry == ObjectGeometry(
+        "perceived", (0.10, 0.04, 0.06), 0.5236, (0.55, 0.10, 0.03)
+    )
+    # the fingers close across the 4 cm side: TCP y along the box's y = yaw + 90 degrees
+    assert outcome.plan is not None
+    grasp = outcome.plan.steps[1].tcp_pose
+    finger_axis = grasp.rotate([0.0, 1.0, 0.0])
+    across = (-math.sin(0.5236), math.cos(0.5236))
+    assert abs(finger_axis[0] * across[0] + finger_axis[1] * across[1]) > 0.99
+    # centred on the perceived body, 3 cm (the finger depth) below its 6 cm top
+    assert grasp.translation[:2] == pytest.approx((0.55, 0.10), abs=1e-9)
+    assert grasp.translation[2] == pytest.approx(0.06 - 0.03, abs=1e-9)
+
+
+def test_the_goals_own_size_and_yaw_win_over_the_perceived_ones() -> None:
+    request = PickPlaceRequest(
+        "base_link", "the box", "the free area", object_size_m=(0.05, 0.05, 0.05), dry_run=True
+    )
+    outcome, _ = run(request, resolver=_resolver_seeing(_perceived(0.9)))
+    assert outcome.geometry == ObjectGeometry("goal", (0.05, 0.05, 0.05), None)
+    yawed = dataclasses.replace(request, object_size_m=(0.0, 0.0, 0.0), object_yaw_rad=0.2)
+    outcome, _ = run(yawed, resolver=_resolver_seeing(_perceived(0.9)))
+    assert outcome.geometry == ObjectGeometry("goal", (0.0, 0.0, 0.0), 0.2)
+
+
+def test_an_uncertain_extent_is_rejected_not_grasped_blindly() -> None:
+    backend = RecordingBackend()
+    outcome, _ = run(
+        PickPlaceRequest("base_link", "the box", "the free area"),
+        backend,
+        _resolver_seeing(_perceived(0.12, "the object runs out of the image (part of it unseen)")),
+    )
+    assert outcome.status is PickPlaceStatus.REJECTED
+    assert "confidence 0.12 < min_object_confidence 0.3" in outcome.message
+    assert "runs out of the image" in outcome.message
+    assert backend.executed == []
+
+
+def test_no_estimate_and_no_goal_geometry_falls_back_to_the_defaults() -> None:
+    outcome, _ = run(PickPlaceRequest("base_link", "the box", "", dry_run=True))
+    assert outcome.status is PickPlaceStatus.OK
+    assert outcome.geometry == ObjectGeometry("default")

@@ -83,6 +83,12 @@ def test_missing_camera_topic_exits_2(bag: Path, capsys: pytest.CaptureFixture[s
 
 @pytest.mark.graph
 def test_node_that_cannot_start_exits_3(bag: Path) -> None:
-    proc = _run(str(bag), "--backend", "no_such_backend", timeout_s=90)
+    proc = _run(str(bag), "--param", "max_frame_age_s=-1", timeout_s=90)
     assert proc.returncode == 3, proc.stdout + proc.stderr
-    assert "did not start" in proc.stderr
+    # the node's own one-line reason (it used to be its whole log)
+    assert (
+        "the refer node exited (code 2): refer_node: parameter max_frame_age_s=-1.0 is out of "
+        "range 0 .. 3600" in proc.stderr
+    ), proc.stderr
+    proc = _run(str(bag), "--backend", "no_such_backend", timeout_s=90)
+    assert proc.returncode == 2 and "invalid choice: 'no_such_backend'" in proc.stderr

@@ -35,7 +35,6 @@ class _Node:
 
     def __init__(self) -> None:
         self.sync: FrameSync[str, str, str] = FrameSync(slop_s=0.02, ring_size=60, queue_size=30)
-        self.sync.add_info(T0, "info")
         self.frames_used: list[int] = []
 
     def alive(self) -> bool:
@@ -64,8 +63,8 @@ class _Node:
 
 
 class _Replayer:
-    """Publishes colour + depth per frame; on the first pass frame 0 arrives after frame 1 (and
-    the real FrameSync drops it: older than the other stream's newest beyond slop)."""
+    """Publishes camera_info + colour + depth per frame; on the first pass frame 0 arrives after
+    frame 1 (and the real FrameSync drops it: older than the other stream's newest beyond slop)."""
 
     def __init__(self, node: _Node, late_first_frame_passes: int = 1) -> None:
         self.node, self.passes = node, 0
@@ -79,6 +78,7 @@ class _Replayer:
         for stamp, delivered in zip(STAMPS, order, strict=True):
             on_message(_Msg(stamp))  # replay progress is the bag's own clock
             stop.wait(0.02)
+            self.node.sync.add_info(delivered, "info")  # stamped like its images, as in a bag
             self.node.sync.add_depth(delivered, f"d{delivered}")  # what reaches the node
             self.node.sync.add_color(delivered, f"c{delivered}")
             stop.wait(0.02)

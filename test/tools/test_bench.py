@@ -94,18 +94,20 @@ def test_wrong_format_reads_nothing_and_says_so(
     folder_bench: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     answers = write_answers(tmp_path / "answers.jsonl", "molmo")
-    code, result, _ = _run(capsys, folder_bench, "--answers", answers, "--json")  # roborefer
-    assert code == 0
+    code, result, err = _run(capsys, folder_bench, "--answers", answers, "--json")  # roborefer
     assert [result[s]["unparsed"] for s in EXPECTED] == [3, 2, 1]
     assert result["_overall"]["score"] == 0.0
+    assert code == 1  # nothing scored: the run measured nothing, a failed job (it was 0)
+    assert err.strip() == "roborefer-bench: no sample of 6 scored above 0"
 
 
 def test_sample_missing_from_the_answers_file_is_failed_not_skipped(
     folder_bench: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     answers = write_answers(tmp_path / "a.jsonl", "roborefer", CASES[1:])
-    code, result, _ = _run(capsys, folder_bench, "--answers", answers, "--json")
-    assert code == 0
+    code, result, err = _run(capsys, folder_bench, "--answers", answers, "--json")
+    assert code == 1  # a sample without an answer fails the job, named (it was 0)
+    assert "1 of 6 samples got no answer; first (Location" in err
     assert (result["Location"]["n"], result["Location"]["failed"]) == (3, 1)
     assert result["Location"]["score"] == pytest.approx(0.5 / 3)
     assert (result["Placement"]["n"], result["Placement"]["score"]) == (2, 0.75)
@@ -220,7 +222,8 @@ def test_backend_run_resumes_from_its_log_and_retries_only_failed_calls(
     out = tmp_path / "run"
     argv = (folder_bench, "--backend", "counting", "--out", out, "--json")
     code, first, err = _run(capsys, *argv)
-    assert code == 0
+    assert code == 1  # a sample the backend timed out on: the job failed, and says why
+    assert "1 of 6 samples got no answer; first (Unseen 0): BACKEND_TIMEOUT" in err
     assert len(fake.calls) == 6
     assert "[6/6]" in err  # plain-text progress on stderr
     assert (first["Unseen"]["failed"], first["Unseen"]["score"]) == (1, 0.0)
@@ -319,7 +322,7 @@ def test_report_has_tables_plots_unparsed_list_latency_and_gallery(
     code, _, _ = _run(
         capsys, folder_bench, "--backend", "counting", "--report", report, "--gallery", "4"
     )
-    assert code == 0
+    assert code == 1  # the timed-out call (the report is still written)
     text = (report / "report.md").read_text()
     assert "silently leaves out of the mean" in text  # the authors' behaviour, and ours
     assert "| Location | 3 | 38.89 % | 1 | 0 |" in text

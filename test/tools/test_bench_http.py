@@ -19,3 +19,7 @@ def test_bench_http_prints_a_json_line_with_ratios(capsys: pytest.CaptureFixture
     for figures in methods.values():
         assert figures["p50_ms"] > 0 and figures["p95_ms"] >= figures["p50_ms"]
         assert figures["baseline_over_this_p50"] > 0
+        assert figures["request_bytes"] > 0
+    # the lossless default sends an uncompressed PNG: larger than the authors' level-6 PNG
+    assert methods["roborefer_http"]["request_bytes"] > methods["authors_client"]["request_bytes"]
+    assert "roborefer_http_png_deflate" in methods

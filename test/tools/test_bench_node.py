@@ -15,7 +15,7 @@ def test_json_report_has_every_stage_of_every_mode(capsys: pytest.CaptureFixture
     assert bench_node.main(["--n", "5", "--sizes", "64x48", "--json"]) == 0
     out = capsys.readouterr().out
     report = json.loads(out.strip().splitlines()[-1])
-    assert set(report) == {"n", "machine", "sizes", "wall_s"}
+    assert set(report) == {"n", "machine", "sizes", "wall_s", "estimate_object_extent"}
     assert report["n"] == 5
     assert {"cpu", "cores", "python", "numpy"} <= set(report["machine"])
     assert list(report["sizes"]) == ["64x48"]

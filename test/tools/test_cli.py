@@ -7,7 +7,23 @@ from pathlib import Path
 
 import pytest
 
-from roborefer_ros.tools.cli import output_dir, parse_seeds, positive_float, seed
+from roborefer_ros.tools.cli import (
+    domain_id,
+    image_size,
+    name_value,
+    new_path,
+    non_negative_float,
+    non_negative_int,
+    output_dir,
+    output_file,
+    parse_seeds,
+    positive_float,
+    positive_int,
+    seed,
+    share,
+    size_text,
+    text,
+)
 
 
 def test_seed_lists() -> None:
@@ -52,3 +68,53 @@ def test_argparse_turns_them_into_one_line_and_exit_2(capsys: pytest.CaptureFixt
     err = capsys.readouterr().err
     assert "argument --seed: seeds are non-negative, got -1" in err
     assert "Traceback" not in err
+
+
+def test_numbers_and_ranges() -> None:
+    assert positive_int("3") == 3 and non_negative_int("0") == 0 and domain_id("232") == 232
+    assert non_negative_float("0") == 0.0 and share("0.25") == 0.25
+    for parse, bad in (
+        (positive_int, "0"),
+        (positive_int, "1.5"),
+        (non_negative_int, "-1"),
+        (domain_id, "233"),
+        (non_negative_float, "-0.1"),
+        (non_negative_float, "inf"),
+        (share, "1.5"),
+        (share, "x"),
+    ):
+        with pytest.raises(argparse.ArgumentTypeError):
+            parse(bad)
+
+
+def test_text_and_name_value() -> None:
+    assert text("the cup") == "the cup"
+    assert name_value("max_frame_age_s=3") == "max_frame_age_s=3"
+    assert name_value("server_url=http://a:1/?x=y") == "server_url=http://a:1/?x=y"
+    for bad in ("", "   "):
+        with pytest.raises(argparse.ArgumentTypeError, match="must not be empty"):
+            text(bad)
+    for bad in ("max_frame_age_s", "=3", " =3"):
+        with pytest.raises(argparse.ArgumentTypeError, match="expected NAME=VALUE"):
+            name_value(bad)
+
+
+def test_paths_to_write(tmp_path: Path) -> None:
+    file = tmp_path / "f.txt"
+    file.write_text("x")
+    assert output_file(str(tmp_path / "new" / "out.png")) == tmp_path / "new" / "out.png"
+    with pytest.raises(argparse.ArgumentTypeError, match="is a directory"):
+        output_file(str(tmp_path))
+    with pytest.raises(argparse.ArgumentTypeError, match="exists and is not a directory"):
+        output_file(str(file / "out.png"))
+    assert new_path(str(tmp_path / "bag")) == tmp_path / "bag"
+    with pytest.raises(argparse.ArgumentTypeError, match="already exists"):
+        new_path(str(file))
+
+
+def test_image_sizes() -> None:
+    assert image_size("640x480") == (640, 480) and image_size(" 1280X720 ") == (1280, 720)
+    assert size_text("1280x720") == "1280x720"
+    for bad in ("640", "0x480", "axb", "640x480x3"):
+        with pytest.raises(argparse.ArgumentTypeError, match="WIDTHxHEIGHT"):
+            image_size(bad)

@@ -83,7 +83,10 @@ def test_sim_demo_and_launch_files_resolve_to_node_command_lines() -> None:
     assert refer.argv[1:3] == ("-m", "roborefer_ros.tools.refer_node")
     assert "__node:=refer_node" in refer.argv
     assert "backend:=ground_truth" in refer.argv
-    assert "aligned_depth/image_raw:=/camera/camera/aligned_depth/image_raw" in refer.argv
+    assert (
+        "aligned_depth_to_color/image_raw:=/camera/camera/aligned_depth_to_color/image_raw"
+        in refer.argv
+    )
     assert Path(replay.argv[0]).name == "roborefer-replay"
     assert replay.argv[1:3] == ("data/bags/tabletop_moving", "--loop")
     assert refer.cwd == ROOT
@@ -141,6 +144,9 @@ def test_sim_demo_answers_then_ctrl_c_stops_everything_cleanly(tmp_path: Path) -
         graph.close()
     assert "[refer_node] " in log.read_text()
     assert "[replay] " in log.read_text()
+    # The node's private TF listener node took the process-wide "-r __node:=refer_node" too, and
+    # rcl warned "Publisher already registered for node name: 'refer_node'" on every start.
+    assert "already registered" not in log.read_text()
 
 
 @pytest.mark.graph
@@ -178,3 +184,49 @@ def test_bad_descriptions_fail_before_anything_starts(tmp_path: Path) -> None:
     )
     assert run.returncode == 2
     assert "command 'no-such-command-anywhere' not found" in run.stderr
+
+
+@pytest.mark.graph
+def test_the_readme_realsense_line_starts_cleanly_and_serves_once_the_model_is_up(
+    tmp_path: Path,
+) -> None:
+    """``refer_node.launch.py camera_ns:=/camera/camera model_url:=URL`` (README, RealSense)
+    with no model server yet: the node configures (the default backend is roborefer_http, no
+    longer the ground_truth test instrumentation that refused its own configuration), stays up,
+    answers "model not loaded: ... refused" and activates once the server is up."""
+    from roborefer_ros.srv import RefPoint
+
+    from roborefer_ros.tools.fake_model_server import FakeModelServer
+
+    server = FakeModelServer("roborefer", {}, tmp_path, lifetime_s=120.0)
+    with server.start():
+        url, port = server.url, server.port
+    log = tmp_path / "launch.log"  # the server is stopped: the port refuses connections
+    launch = ROOT / "launch" / "refer_node.launch.py"
+    proc = _launch(launch, log, "camera_ns:=/camera/camera", f"model_url:={url}")
+    graph = GraphClient(f"readme_line_test_{os.getpid()}")
+    try:
+        client: Any = graph.node.create_client(RefPoint, "/refer_node/refer")
+        graph.wait_for_service(client, SERVICE_WAIT_S)
+        down = graph.call(client, RefPoint.Request(prompt="the red cup"), timeout_s=10.0)
+        assert down.message.startswith("model not loaded: "), down.message
+        assert url in down.message and "refused" in down.message
+        server.port = port
+        with server.start():
+            deadline = time.monotonic() + 40.0  # the next try of the node's back-off
+            while "activating" not in log.read_text():
+                assert proc.poll() is None, log.read_text()[-3000:]
+                assert time.monotonic() < deadline, log.read_text()[-3000:]
+                time.sleep(0.2)
+            up = graph.call(client, RefPoint.Request(prompt="the red cup"), timeout_s=10.0)
+        assert not up.message.startswith("model not loaded"), up.message  # NO_FRAME: no camera
+        os.kill(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=STOP_TIMEOUT_S) == 0, log.read_text()[-3000:]
+    finally:
+        _kill_all(proc, log)
+        graph.close()
+    text = log.read_text()
+    assert "configured: backend=roborefer_http" in text
+    assert "/camera/camera/aligned_depth_to_color/image_raw" in text  # realsense-ros's topic
+    assert "configuration rejected" not in text and "Traceback" not in text
+    assert "already registered" not in text

@@ -63,8 +63,11 @@ def test_json_line_has_the_points_in_normalised_and_pixel_units(
     assert isinstance(result["latency_s"], float)
     drawn = np.asarray(Image.open(out).convert("RGB"))
     original = np.asarray(Image.open(files["image"]).convert("RGB"))
-    changed = np.argwhere((drawn != original).any(axis=2))
-    assert abs(changed[:, 0].mean() - 240) < 2 and abs(changed[:, 1].mean() - 320) < 2
+    assert tuple(drawn[240, 320]) == (255, 60, 60)  # the outlined marker's core on the point
+    ring = drawn[225:256, 305:336]
+    assert (ring == 255).all(axis=2).sum() > 40 and (ring == 0).all(axis=2).sum() > 40
+    changed = (drawn != original).any(axis=2)
+    assert changed[225:256, 340:380].any()  # its label "#0" beside it
 
 
 def test_sensor_depth_is_shown_to_the_model(

@@ -31,7 +31,7 @@ NS = "/camera/camera"
 FRAMES = 10
 CAMERA = (
     (f"{NS}/color/image_raw", Image),
-    (f"{NS}/aligned_depth/image_raw", Image),
+    (f"{NS}/aligned_depth_to_color/image_raw", Image),
     (f"{NS}/color/camera_info", CameraInfo),
 )
 RATE = 2.0

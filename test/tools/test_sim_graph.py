@@ -5,8 +5,10 @@ leaves no process and no FastDDS shared-memory file behind."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -30,21 +32,31 @@ EPISODE_SEED = 13  # "the box" -> a free area: the grasp planner's plan succeeds
 G1_SEED = 27  # "the cup to the left of the cake": the G1's frontal grasp succeeds in simulation
 
 
-def test_sim_launch_resolves_to_three_nodes_on_the_camera_namespace() -> None:
-    sim, refer, pick = load_specs(SIM_LAUNCH, {"camera_ns": "/cam", "seed": "5"})
+def test_sim_launch_resolves_the_ur5e_cell_and_the_nodes_on_the_robots_own_file() -> None:
+    sim, move_group, refer, pick = load_specs(SIM_LAUNCH, {"camera_ns": "/cam", "seed": "5"})
     assert sim.argv[1:3] == ("-m", "roborefer_ros.tools.sim_node")
     assert "seed:=5" in sim.argv
     assert "color/image_raw:=/cam/color/image_raw" in sim.argv
     assert "aligned_depth_to_color/image_raw:=/cam/aligned_depth_to_color/image_raw" in sim.argv
-    assert "aligned_depth/image_raw:=/cam/aligned_depth_to_color/image_raw" in refer.argv
-    assert str(ROOT / "config" / "sim.yaml") in pick.argv
-    sim_yaml = yaml.safe_load((ROOT / "config" / "sim.yaml").read_text())
-    assert sim_yaml["pick_place_node"]["ros__parameters"]["manipulation_backend"] == "sim"
+    assert move_group.argv[1:3] == ("-m", "roborefer_ros.tools.sim_move_group")
+    assert "__node:=move_group" in move_group.argv
+    assert "aligned_depth_to_color/image_raw:=/cam/aligned_depth_to_color/image_raw" in refer.argv
+    # the real cell's file, then the simulation's overlay: config/ur5.yaml runs unchanged
+    files = [pick.argv[i + 1] for i, a in enumerate(pick.argv) if a == "--params-file"]
+    assert files == [str(ROOT / "config" / "ur5.yaml"), str(ROOT / "config" / "sim_ur5e.yaml")]
+    overlay = yaml.safe_load((ROOT / "config" / "sim_ur5e.yaml").read_text())
+    assert set(overlay["pick_place_node"]["ros__parameters"]) == {"tcp_offset_m", "refer_timeout_s"}
+    assert overlay["refer_node"]["ros__parameters"] == {}
+    ur5 = yaml.safe_load((ROOT / "config" / "ur5.yaml").read_text())
+    assert ur5["pick_place_node"]["ros__parameters"]["manipulation_backend"] == "moveit"
 
 
-def _run_live_episode(tmp_path: Path, *args: str) -> tuple[dict[str, Any], str, float]:
+def _run_live_episode(
+    tmp_path: Path, *args: str, must_succeed: bool = True
+) -> tuple[dict[str, Any], str, float]:
     """``roborefer-sim-pickplace ARGS --json`` as a process: (its last JSON line, the tail of the
-    nodes' log, wall seconds), after checking it exited 0 with a successful episode."""
+    nodes' log, wall seconds), after checking it exited 0 with a successful episode (with
+    ``must_succeed`` False: that it ran an episode, exit 0 or 1, and judged it)."""
     started = time.monotonic()
     run = subprocess.run(
         [
@@ -64,10 +76,12 @@ def _run_live_episode(tmp_path: Path, *args: str) -> tuple[dict[str, Any], str, 
     )
     wall_s = time.monotonic() - started
     log = (tmp_path / "nodes.log").read_text()[-4000:]
-    assert run.returncode == 0, (run.stdout[-2000:], run.stderr[-2000:], log)
+    codes = (0,) if must_succeed else (0, 1)
+    assert run.returncode in codes, (run.stdout[-2000:], run.stderr[-2000:], log)
     last = json.loads(run.stdout.strip().splitlines()[-1])
     assert {"success", "object", "place_error_m", "status"} <= set(last)
-    assert last["success"] is True and last["status"] == "succeeded"
+    if must_succeed:
+        assert last["success"] is True and last["status"] == "succeeded"
     return last, log, wall_s
 
 
@@ -77,50 +91,91 @@ def test_live_episode_succeeds_with_the_ground_truth_backend(tmp_path: Path) -> 
     assert last["object"] == "obj4_box" and last["place_error_m"] < 0.05
     assert last["camera_rate_hz_moving"] > 0.5
     assert wall_s < 60.0, last["timings"]
-    for name in ("sim_node", "refer_node", "pick_place_node"):
+    assert last["manipulation_backend"] == "moveit"
+    assert [step["label"] for step in last["steps"]][:2] == ["pre-grasp", "approach"]
+    assert all(step["planning_s"] >= 0.0 for step in last["steps"])
+    for name in ("sim_node", "move_group", "refer_node", "pick_place_node"):
         assert f"[{name}] " in log
-    assert "ExecuteSteps SUCCEEDED" in log
+    assert "move_action: SUCCESS" in log and "execute_trajectory: SUCCESS" in log
 
 
 def test_sim_launch_robot_g1_picks_the_g1s_frames_grasps_and_referring_file() -> None:
     sim, refer, pick = load_specs(SIM_LAUNCH, {"robot": "g1"})
     assert "robot:=g1" in sim.argv
-    assert str(ROOT / "config" / "sim_g1.yaml") in refer.argv
+    for spec in (refer, pick):
+        files = [spec.argv[i + 1] for i, a in enumerate(spec.argv) if a == "--params-file"]
+        assert files == [str(ROOT / "config" / "g1.yaml"), str(ROOT / "config" / "sim_g1.yaml")]
     assert "referring_file:=data/sim/referring_seed3_g1.json" in refer.argv
+    assert "target_frame:=torso_link" in refer.argv and "plan_frame:=torso_link" in pick.argv
     assert (ROOT / "data" / "sim" / "referring_seed3_g1.json").is_file()
-    assert str(ROOT / "config" / "sim_g1.yaml") in pick.argv
-    values = yaml.safe_load((ROOT / "config" / "sim_g1.yaml").read_text())
-    assert values["refer_node"]["ros__parameters"]["target_frame"] == "torso_link"
-    pick_values = values["pick_place_node"]["ros__parameters"]
-    assert pick_values["plan_frame"] == "torso_link"
-    assert read_config({**default_values(), **pick_values}).grasp == GRASP_CONFIGS["g1"]
+    # the real G1's file, then the simulation's overlay: config/g1.yaml runs unchanged, through
+    # its arm bridge (sim_node speaks /lowstate, /arm_sdk and the Dex3 topics)
+    robot = yaml.safe_load((ROOT / "config" / "g1.yaml").read_text())
+    overlay = yaml.safe_load((ROOT / "config" / "sim_g1.yaml").read_text())
+    assert overlay["refer_node"]["ros__parameters"] == {}
+    sim_only = overlay["pick_place_node"]["ros__parameters"]
+    assert set(sim_only) == {"refer_timeout_s", "g1_state_timeout_s"}
+    pick_values = {**robot["pick_place_node"]["ros__parameters"], **sim_only}
+    assert pick_values["manipulation_backend"] == "g1"
+    grasp = read_config({**default_values(), **pick_values}).grasp
+    # the in-process episode's G1 grasps, but for the robot file's slower straight lines
+    assert dataclasses.replace(grasp, linear_speed_scale=0.25) == GRASP_CONFIGS["g1"]
 
 
-def test_the_g1_graph_plans_frontally_in_torso_link(tmp_path: Path) -> None:
+def test_the_g1_graph_runs_the_robots_file_through_its_arm_bridge(tmp_path: Path) -> None:
     from roborefer_ros.tools.sim_live_episode import LiveOptions, graph_specs
 
     sim, refer, pick = graph_specs(LiveOptions(seed=G1_SEED, robot="g1"), tmp_path / "r.json", "py")
     assert "robot:=g1" in sim.argv
     assert "target_frame:=torso_link" in refer.argv
-    assert str(ROOT / "config" / "g1.yaml") in pick.argv
-    for arg in (
-        "manipulation_backend:=sim",
-        "plan_frame:=torso_link",
-        "grasp_style:=frontal",
-        "approach_distance_m:=0.18",
-        "place_approach_distance_m:=0.05",
-        "frontal_min_height_m:=0.05",
-    ):
-        assert arg in pick.argv
+    files = [pick.argv[i + 1] for i, a in enumerate(pick.argv) if a == "--params-file"]
+    assert files == [str(ROOT / "config" / "g1.yaml"), str(ROOT / "config" / "sim_g1.yaml")]
+    # the grasps are config/g1.yaml's: nothing on the command line but the backend and frame
+    overrides = {pick.argv[i + 1].split(":=")[0] for i, a in enumerate(pick.argv) if a == "-p"}
+    assert overrides == {"manipulation_backend", "plan_frame", "refer_timeout_s"}
+    assert "manipulation_backend:=g1" in pick.argv and "plan_frame:=torso_link" in pick.argv
 
 
 @pytest.mark.graph
-def test_live_g1_episode_succeeds_with_the_ground_truth_backend(tmp_path: Path) -> None:
-    last, log, wall_s = _run_live_episode(tmp_path, "--robot", "g1", "--seed", str(G1_SEED))
-    assert last["object"] == "obj4_cup" and last["place_error_m"] < 0.05
+def test_live_g1_episode_runs_through_the_arm_bridge(tmp_path: Path) -> None:
+    """The G1 through its arm bridge: pick_place_node's ``g1`` backend streams /arm_sdk and the
+    Dex3 commands to sim_node's motors and reads /lowstate; sim_node measures its rates. The
+    episode's success is not asserted: through the bridge the simulated G1 succeeds on 20 of
+    seeds 0-49 (docs/simulation.md), this seed among them but not every time (a tracking or
+    stale-state abort at the bridge's bounds); the test proves the path and the safety rules."""
+    for attempt in range(3):
+        # A goal that never reaches pick_place_node (a known, open defect of the G1 graph on
+        # these 2 cores: docs/simulation.md) is a set-up failure, exit 2: asked again.
+        folder = tmp_path / f"attempt{attempt}"
+        folder.mkdir()
+        try:
+            last, log, wall_s = _run_live_episode(
+                folder, "--robot", "g1", "--seed", str(G1_SEED), must_succeed=False
+            )
+            break
+        except AssertionError as err:
+            if "no answer within" not in str(err) or attempt == 2:
+                raise
+    tmp_path = folder
+    assert last["object"] == "obj4_cup" and last["manipulation_backend"] == "g1"
+    if not last["success"]:  # only an outcome of the bridge's own rules, never a set-up failure
+        assert last["status"] == "execution_failed", last
+        assert "aborted: tracking error" in last["message"] or "LowState is" in last["message"]
     assert wall_s < 60.0, last["timings"]
     assert "in torso_link" in log  # the refer node answered in the G1's plan frame
-    assert "ExecuteSteps SUCCEEDED" in log
+    full = (tmp_path / "nodes.log").read_text()
+    assert "g1 arm bridge: /arm_sdk" in full and "backend g1" in full
+    assert "ExecuteSteps" not in full  # the simulator's own executor is not the path
+    # sim_node's reports (every 10 s): while the bridge streams /arm_sdk, /lowstate keeps its
+    # rate (the issue's floor: 200 Hz wall on 2 cores) and no LowCmd fails its crc
+    rates = [
+        (float(m.group(1)), float(m.group(2)))
+        for m in re.finditer(r"/lowstate (\d+) Hz .*?/arm_sdk (\d+) Hz", full)
+    ]
+    moving = [state_hz for state_hz, sdk_hz in rates if sdk_hz >= 40.0]
+    assert min(moving, default=500.0) >= 200.0, rates
+    assert moving or not last["success"], rates  # a whole episode spans a 10 s report
+    assert "crc mismatch" not in full
 
 
 @pytest.mark.graph
@@ -130,7 +185,7 @@ def test_sim_launch_answers_then_ctrl_c_stops_everything_cleanly(tmp_path: Path)
     started = time.time() - 1.0
     query = next(q for q in json.loads(REFERRING.read_text())["queries"] if q["mode"] == "locate")
     log = tmp_path / "launch.log"
-    proc = _launch(SIM_LAUNCH, log, "realtime:=false")
+    proc = _launch(SIM_LAUNCH, log, "realtime:=false", "backend:=ground_truth")
     graph = GraphClient(f"sim_launch_test_{os.getpid()}")
     try:
         client: Any = graph.node.create_client(RefPoint, "/refer_node/refer")
@@ -144,7 +199,7 @@ def test_sim_launch_answers_then_ctrl_c_stops_everything_cleanly(tmp_path: Path)
         )
         assert error**0.5 < query["tolerance_m"]
         pids = _child_pids(log)
-        assert set(pids) == {"sim_node", "refer_node", "pick_place_node"}
+        assert set(pids) == {"sim_node", "move_group", "refer_node", "pick_place_node"}
         assert all(_alive(pid) for pid in pids.values())
 
         os.kill(proc.pid, signal.SIGINT)  # Ctrl-C
@@ -169,7 +224,7 @@ def test_sim_launch_robot_g1_answers_in_torso_link(tmp_path: Path) -> None:
     query = next(q for q in json.loads(referring.read_text())["queries"] if q["mode"] == "locate")
     expected = T_base_from_torso().inverse().apply(query["point"])
     log = tmp_path / "launch.log"
-    proc = _launch(SIM_LAUNCH, log, "realtime:=false", "robot:=g1")
+    proc = _launch(SIM_LAUNCH, log, "realtime:=false", "robot:=g1", "backend:=ground_truth")
     graph = GraphClient(f"sim_launch_g1_test_{os.getpid()}")
     try:
         client: Any = graph.node.create_client(RefPoint, "/refer_node/refer")
@@ -200,7 +255,7 @@ def test_the_episode_judges_a_pose_stamped_after_the_rest_not_the_newest_receive
     from roborefer_ros.ros.tf import TF_QOS
     from roborefer_ros.tools.sim_live_episode import _Observer
 
-    observer = _Observer("object/obj1_box")
+    observer = _Observer("object/obj1_box", "ur5e")
     try:
         publisher = observer.node.create_publisher(TFMessage, "/tf", TF_QOS)
         rested_ns = time.time_ns()

@@ -22,12 +22,16 @@ the weight ramps in, the locomotion controller still moves the arms and the desi
 the ones measured at the start.
 
 Slots: 15-21 left arm, 22-28 right arm (``ArmSide.motor_slots``), 12-14 waist (held at their
-measured angles when ``hold_waist``), kp/kd on the commanded slots, zeros elsewhere.
+measured angles when ``hold_waist``), kp/kd on the commanded slots, zeros elsewhere. With a
+``gravity`` model (``manipulation.g1.gravity``: motor angles -> hold torques) each commanded
+slot's ``tau`` is the torque that holds the upper body at the desired angles, so the PD law does
+not have to (kp 60 alone lets the shoulder sag ~0.1 rad and the waist more).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -44,6 +48,8 @@ WAIST_SLOTS = (12, 13, 14)
 ARM_SLOTS = ArmSide.LEFT.motor_slots + ArmSide.RIGHT.motor_slots  # 15..28
 V_MAX_CAP_RAD_S = 1.0  # autonomous motion: never faster, whatever the configuration says
 G1_29DOF_MODE_MACHINE = 5
+# (35,) motor angles -> (35,) torques that hold the upper body there (N m)
+GravityModel = Callable[[FloatArray], FloatArray]
 
 
 @dataclass(frozen=True)
@@ -148,6 +154,7 @@ class ArmStreamer:
 
     config: StreamerConfig
     chains: dict[ArmSide, ArmChain]
+    gravity: GravityModel | None = None
     phase: Phase = Phase.IDLE
     weight: float = 0.0
     abort_reason: str = ""
@@ -293,7 +300,10 @@ class ArmStreamer:
         motors = [MotorCommand() for _ in range(NUM_MOTORS)]
         if self.phase not in (Phase.IDLE, Phase.DONE) or self.weight > 0.0:
             slots = list(ARM_SLOTS) + (list(WAIST_SLOTS) if cfg.hold_waist else [])
+            tau = self.gravity(self.desired) if self.gravity is not None else np.zeros(NUM_MOTORS)
             for slot in slots:
-                motors[slot] = MotorCommand(q=float(self.desired[slot]), kp=cfg.kp, kd=cfg.kd)
+                motors[slot] = MotorCommand(
+                    q=float(self.desired[slot]), tau=float(tau[slot]), kp=cfg.kp, kd=cfg.kd
+                )
         motors[WEIGHT_SLOT] = MotorCommand(q=float(self.weight))
         return ArmCommand(tuple(motors))

@@ -23,6 +23,7 @@ from roborefer_ros.core.transforms import Transform, interpolate
 from roborefer_ros.manipulation.g1.arm_sdk import (
     ArmCommand,
     ArmStreamer,
+    GravityModel,
     LowStateSample,
     Phase,
     StreamerConfig,
@@ -128,11 +129,14 @@ class G1Bridge:
         io: G1Io,
         chains: dict[ArmSide, ArmChain],
         hand_limits: dict[ArmSide, HandLimits],
+        gravity: GravityModel | None = None,
     ) -> None:
+        """``gravity``: the upper body's hold torques, sent as feed-forward (None: PD only)."""
         self.config = config
         self.io = io
         self.chains = chains
         self.hand_limits = hand_limits
+        self.gravity = gravity
         self.last_streamer: ArmStreamer | None = None  # for tests and diagnostics
 
     def available(self) -> tuple[bool, str]:
@@ -254,7 +258,7 @@ class _Run:
         self.segments = segments
         self.on_step = on_step
         self.cancelled = cancelled
-        self.streamer = ArmStreamer(self.cfg.streamer, dict(bridge.chains))
+        self.streamer = ArmStreamer(self.cfg.streamer, dict(bridge.chains), bridge.gravity)
         bridge.last_streamer = self.streamer
         self.next_tick_s = 0.0
         self.hand: HandCommand | None = None

@@ -12,8 +12,11 @@ Conventions:
   order of the G1's motor slots 15-21 (left) and 22-28 (right);
 - poses are 4x4 float64 homogeneous matrices ``T_torso_from_x``;
 - the tool centre point (TCP, between the fingertips) is ``tcp_offset_m`` ahead of the palm along
-  the palm's +x (the finger direction). The TCP frame follows the plan convention (its +z is the
-  approach axis): TCP z = palm x, TCP x = palm z (for the frontal grasp: up), TCP y = -palm y.
+  the palm's +x (the finger direction) and ``tcp_lateral_m`` along the palm's y towards the
+  thumb's side (+y on the right hand, -y on the left: the hands are mirror images; the Dex3's
+  grasp point between thumb and fingers is (0.06, 0.045) m). The TCP frame follows the plan
+  convention (its +z is the approach axis): TCP z = palm x, TCP x = palm z (for the frontal
+  grasp: up), TCP y = -palm y.
 
 Joint limits are the URDF's intersected with the documented G1 limits (``DOCUMENTED_LIMITS_RAD``).
 The IK is damped least squares on position plus weighted orientation, seeded from the measured
@@ -296,8 +299,11 @@ def load_arm_chain(side: ArmSide, urdf_path: Path | None = None) -> ArmChain:
 # FK and IK
 
 
-def T_palm_from_tcp(tcp_offset_m: float) -> FloatArray:
-    return _transform(R_PALM_FROM_TCP, np.array([tcp_offset_m, 0.0, 0.0]))
+def T_palm_from_tcp(
+    tcp_offset_m: float, tcp_lateral_m: float = 0.0, side: ArmSide = ArmSide.RIGHT
+) -> FloatArray:
+    lateral = tcp_lateral_m if side is ArmSide.RIGHT else -tcp_lateral_m
+    return _transform(R_PALM_FROM_TCP, np.array([tcp_offset_m, lateral, 0.0]))
 
 
 def _forward(
@@ -315,12 +321,14 @@ def _forward(
     return T @ T_last_from_tip, positions, axes
 
 
-def forward_kinematics(chain: ArmChain, q: npt.ArrayLike, tcp_offset_m: float = 0.0) -> FloatArray:
-    """T_torso_from_tcp (4, 4); with ``tcp_offset_m`` 0 its origin is the palm link's."""
+def forward_kinematics(
+    chain: ArmChain, q: npt.ArrayLike, tcp_offset_m: float = 0.0, tcp_lateral_m: float = 0.0
+) -> FloatArray:
+    """T_torso_from_tcp (4, 4); with both offsets 0 its origin is the palm link's."""
     arr = np.asarray(q, dtype=np.float64)
     if arr.shape != (NUM_ARM_JOINTS,):
         raise G1KinematicsError("input", f"q must have shape (7,), got {arr.shape}")
-    tip = chain.T_wrist_from_palm @ T_palm_from_tcp(tcp_offset_m)
+    tip = chain.T_wrist_from_palm @ T_palm_from_tcp(tcp_offset_m, tcp_lateral_m, chain.side)
     return _forward(chain, arr, tip)[0]
 
 
@@ -330,6 +338,7 @@ class IkOptions:
     ``orientation_tolerance_rad`` decide success; ``restarts`` extra seeds (deterministic)."""
 
     tcp_offset_m: float = 0.10
+    tcp_lateral_m: float = 0.0  # towards the thumb (see the module docstring)
     orientation_weight: float = 0.3
     position_tolerance_m: float = 0.002
     orientation_tolerance_rad: float = 0.10
@@ -345,6 +354,8 @@ class IkOptions:
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0.0):
                 raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
+        if not math.isfinite(self.tcp_lateral_m):
+            raise ValueError(f"tcp_lateral_m must be finite, got {self.tcp_lateral_m!r}")
         for name in ("position_tolerance_m", "orientation_tolerance_rad", "max_step_rad"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0.0):
@@ -373,7 +384,7 @@ def check_reach(chain: ArmChain, position: npt.ArrayLike, options: IkOptions) ->
     target = np.asarray(position, dtype=np.float64)
     distance = float(np.linalg.norm(target - chain.shoulder_position))
     palm_reach = chain.max_reach_m if options.max_reach_m is None else options.max_reach_m
-    reach = palm_reach + options.tcp_offset_m
+    reach = palm_reach + math.hypot(options.tcp_offset_m, options.tcp_lateral_m)
     if distance > reach:
         raise G1KinematicsError(
             "reach",
@@ -413,7 +424,9 @@ def solve_ik(
             "input", f"seed must be 7 finite joint angles, got {start.tolist()}"
         )
     check_reach(chain, target[:3, 3], opts)
-    tip = chain.T_wrist_from_palm @ T_palm_from_tcp(opts.tcp_offset_m)
+    tip = chain.T_wrist_from_palm @ T_palm_from_tcp(
+        opts.tcp_offset_m, opts.tcp_lateral_m, chain.side
+    )
     lower = chain.lower + opts.limit_margin_rad
     upper = chain.upper - opts.limit_margin_rad
     # Orientation counts fully while it is outside half its tolerance, then fades, so position

@@ -23,6 +23,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -38,6 +39,7 @@ from roborefer_ros.manipulation.g1.arm_sdk import (
 )
 from roborefer_ros.manipulation.g1.bridge import G1Bridge
 from roborefer_ros.manipulation.g1.crc import lowcmd_crc
+from roborefer_ros.manipulation.g1.gravity import gravity_torques, load_upper_body
 from roborefer_ros.manipulation.g1.hands import HandCommand, load_hand_limits
 from roborefer_ros.manipulation.g1.kinematics import ArmSide, G1KinematicsError, load_arm_chain
 from roborefer_ros.manipulation.steps import (
@@ -54,7 +56,7 @@ from roborefer_ros.ros.pick_place.g1_params import (
     read_g1_config,
 )
 from roborefer_ros.ros.pick_place.registry import UnavailableBackend
-from roborefer_ros.ros.spin_thread import SpinThread
+from roborefer_ros.ros.spin_thread import SpinThread, private_node_kwargs
 
 STATE_QOS = QoSProfile(
     depth=1, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.BEST_EFFORT
@@ -110,7 +112,13 @@ class RosG1Io:
             side: node.create_publisher(msgs.HandCmd, topics.hand_cmd_for(side.value), COMMAND_QOS)
             for side in ArmSide
         }
-        self._listener = SpinThread(f"{node.get_name()}_g1_state", context=node.context)
+        # Names resolved by the node, so its remaps apply to the private listener too.
+        state_topics = [topics.lowstate, *(topics.hand_state_for(s.value) for s in ArmSide)]
+        self._listener = SpinThread(
+            f"{node.get_name()}_g1_state",
+            context=node.context,
+            **private_node_kwargs(node, state_topics),
+        )
         listener = self._listener.node
         self.subscriptions = [
             listener.create_subscription(
@@ -215,13 +223,17 @@ def make_g1_backend(context: BackendContext) -> ManipulationBackend:
     try:
         chains = {side: load_arm_chain(side, config.urdf_path) for side in ArmSide}
         hands = {side: load_hand_limits(side, config.urdf_path) for side in ArmSide}
+        body = load_upper_body(config.urdf_path) if config.gravity_feedforward else None
     except G1KinematicsError as err:
         return UnavailableBackend("g1", f"unavailable: {err}")
+    gravity = None if body is None else partial(gravity_torques, body)
     io = RosG1Io(node, config.topics, config.fill_crc, msgs)
-    backend = G1RosBackend(G1Bridge(config.bridge, io, chains, hands), io, config)
+    backend = G1RosBackend(G1Bridge(config.bridge, io, chains, hands, gravity), io, config)
     node.get_logger().info(
         f"g1 arm bridge: {config.topics.arm_sdk} <- commands at "
         f"{1.0 / config.bridge.streamer.dt_s:.0f} Hz, state from {config.topics.lowstate}, "
-        f"v_max {config.bridge.streamer.v_max_rad_s} rad/s, TCP {config.bridge.ik.tcp_offset_m} m"
+        f"v_max {config.bridge.streamer.v_max_rad_s} rad/s, TCP ({config.bridge.ik.tcp_offset_m}, "
+        f"{config.bridge.ik.tcp_lateral_m}) m in the palm, gravity feed-forward "
+        f"{'on' if gravity is not None else 'off'}"
     )
     return backend

@@ -61,6 +61,17 @@ G1_PARAMETERS: tuple[ParameterSpec, ...] = (
         "g1: TCP distance ahead of the palm link (finger direction).",
         range=(0.0, 0.3),
     ),
+    P(
+        "g1_tcp_lateral_m",
+        0.0,
+        "g1: TCP offset along the palm's y towards the thumb (right +y, left -y).",
+        range=(-0.1, 0.1),
+    ),
+    P(
+        "g1_gravity_feedforward",
+        True,
+        "g1: send the upper body's gravity torques (URDF inertias) as MotorCmd.tau.",
+    ),
     P("g1_ik_position_tolerance_m", 0.002, "g1: IK position residual.", range=(1e-4, 0.02)),
     P("g1_ik_orientation_tolerance_rad", 0.1, "g1: IK orientation residual.", range=(1e-3, 3.2)),
     P(
@@ -116,6 +127,7 @@ class G1BackendConfig:
     topics: G1Topics
     fill_crc: bool
     urdf_path: Path | None
+    gravity_feedforward: bool = True
 
 
 def read_g1_config(values: dict[str, Any], plan_frame: str) -> G1BackendConfig:
@@ -140,6 +152,7 @@ def read_g1_config(values: dict[str, Any], plan_frame: str) -> G1BackendConfig:
     )
     ik = IkOptions(
         tcp_offset_m=float(values["g1_tcp_offset_m"]),
+        tcp_lateral_m=float(values["g1_tcp_lateral_m"]),
         orientation_weight=float(values["g1_ik_orientation_weight"]),
         position_tolerance_m=float(values["g1_ik_position_tolerance_m"]),
         orientation_tolerance_rad=float(values["g1_ik_orientation_tolerance_rad"]),
@@ -167,7 +180,11 @@ def read_g1_config(values: dict[str, Any], plan_frame: str) -> G1BackendConfig:
     )
     urdf = str(values["g1_urdf_path"]).strip()
     return G1BackendConfig(
-        bridge, topics, bool(values["g1_fill_crc"]), Path(urdf) if urdf else None
+        bridge,
+        topics,
+        bool(values["g1_fill_crc"]),
+        Path(urdf) if urdf else None,
+        bool(values["g1_gravity_feedforward"]),
     )
 
 

@@ -8,15 +8,18 @@ MOVE steps are MoveGroup action goals (plan and execute) on ``move_action``; LIN
 is a future with a deadline that also watches for cancellation, so nothing here spins the node (it
 is spun by the node's multi-threaded executor).
 
-moveit_msgs, shape_msgs and control_msgs are not on PyPI: without them this module still imports
-and the backend reports ``(False, "unavailable: moveit_msgs not installed")``. With
-``use_moveit_py`` and ``moveit.planning`` importable, MOVE steps go through MoveItPy instead
-(plan + execute; its ``execute`` signature differs between distros, both are tried).
+moveit_msgs and control_msgs are not on PyPI: the pip set-up builds stand-ins (upstream's field
+lines, type hashes checked); without any, this module still imports and the backend reports
+``(False, "unavailable: moveit_msgs not installed")``. With ``use_moveit_py`` and
+``moveit.planning`` importable, MOVE steps go through MoveItPy instead (plan + execute; its
+``execute`` signature differs between distros, both are tried).
 
-Proven here (tests with duck-typed messages built from the upstream field lists): goal contents and
-field names, the Humble/Jazzy rename, error-code mapping, unavailability. Only a real MoveIt proves:
-planning success, the flange/TCP offset of the real gripper, controller and gripper behaviour, the
-``move_group`` names of a given robot config, and the MoveItPy path.
+Proven here: goal contents and field names, the Humble/Jazzy rename and error-code mapping (tests
+with message objects), and the whole path against real servers on a live graph: the simulated
+UR5e cell's move_group (sim_move_group: IK, OMPL's RRTConnect, TOPP-RA, MoveIt's error codes
+and execution monitoring) over its ur_robot_driver and Robotiq interfaces (50 seeded pick and
+place episodes, docs/simulation.md). Only a real cell proves: MoveIt's own planners and planning
+scene, the real gripper's TCP offset, the real controllers, and the MoveItPy path.
 """
 
 from __future__ import annotations
@@ -151,10 +154,11 @@ def load_moveit_types() -> MoveItTypes | str:
 
 
 class _StepError(Exception):
-    def __init__(self, status: ExecutionStatus, message: str) -> None:
+    def __init__(self, status: ExecutionStatus, message: str, planning_s: float = 0.0) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.planning_s = planning_s  # spent planning before the failure
 
 
 def _error_of(result: Any) -> tuple[int, str]:
@@ -244,54 +248,65 @@ class MoveItBackend:
             )
         is_cancelled = cancelled or (lambda: False)
         durations: list[float] = []
+        planning: list[float] = []  # _run appends each step's planning time
+
+        def result(status: ExecutionStatus, message: str, index: int | None) -> ExecutionResult:
+            return ExecutionResult(status, message, index, tuple(durations), tuple(planning))
+
         for index, step in enumerate(plan.steps):
             if is_cancelled():
-                return ExecutionResult(
-                    ExecutionStatus.CANCELED, "cancelled", index, tuple(durations)
-                )
+                return result(ExecutionStatus.CANCELED, "cancelled", index)
             if on_step is not None:
                 on_step(index, step)
             started = time.monotonic()
             try:
-                self._run(step, self._types, is_cancelled)
+                planning.append(self._run(step, self._types, is_cancelled))
             except _StepError as err:
                 durations.append(time.monotonic() - started)
-                return ExecutionResult(err.status, err.message, index, tuple(durations))
+                planning.append(err.planning_s)
+                return result(err.status, err.message, index)
             durations.append(time.monotonic() - started)
-        return ExecutionResult(ExecutionStatus.SUCCEEDED, "", None, tuple(durations))
+        return result(ExecutionStatus.SUCCEEDED, "", None)
 
     # ----- steps -----------------------------------------------------------------------------
-    def _run(self, step: Step, t: MoveItTypes, cancelled: Callable[[], bool]) -> None:
+    def _run(self, step: Step, t: MoveItTypes, cancelled: Callable[[], bool]) -> float:
+        """Run one step; the seconds of it spent planning (move_group's planning_time for a
+        MOVE, the compute_cartesian_path call for a LINEAR step)."""
         if step.kind in (StepKind.OPEN, StepKind.CLOSE):
             self._grip(step.kind is StepKind.CLOSE, t, cancelled)
-            return
+            return 0.0
         if step.tcp_pose is None:
             raise _StepError(ExecutionStatus.PLANNING_FAILED, f"{step.label}: no pose")
         if step.kind is StepKind.MOVE:
             if self._moveit_py is not None:
                 self._move_moveit_py(step)
-                return
+                return 0.0
             goal = fill_move_group_goal(
                 goals.pose_goal(step.tcp_pose, self.cfg, speed_scale=step.speed_scale), t
             )
             result = self._send(self._move, goal, cancelled, "move_action")
-            self._check(result, step.label)
-            return
+            planned_s = float(getattr(result, "planning_time", 0.0))
+            self._check(result, step.label, planned_s)
+            return planned_s
         request = fill_cartesian_request(
             goals.cartesian_request((step.tcp_pose,), self.cfg, step.speed_scale), t
         )
+        asked = time.monotonic()
         response = self._wait(self._cartesian.call_async(request), cancelled, "cartesian path")
-        self._check(response, step.label)
+        planned_s = time.monotonic() - asked
+        self._check(response, step.label, planned_s)
         if response.fraction < self.cfg.cartesian_min_fraction:
             raise _StepError(
                 ExecutionStatus.PLANNING_FAILED,
                 f"{step.label}: Cartesian path covers {response.fraction:.2f} of the line "
                 f"(need {self.cfg.cartesian_min_fraction:.2f})",
+                planned_s,
             )
         result = self._send(
             self._execute, fill_execute_goal(response.solution, t), cancelled, "execute"
         )
-        self._check(result, step.label)
+        self._check(result, step.label, planned_s)
+        return planned_s
 
     def _grip(self, close: bool, t: MoveItTypes, cancelled: Callable[[], bool]) -> None:
         goal = fill_gripper_goal(goals.gripper_command(close, self.cfg), t)
@@ -307,11 +322,11 @@ class MoveItBackend:
                 f"gripper closed to {result.position:.3f} without stalling: nothing grasped",
             )
 
-    def _check(self, result: Any, label: str) -> None:
+    def _check(self, result: Any, label: str, planning_s: float = 0.0) -> None:
         code, message = _error_of(result)
         status = goals.execution_status(code)
         if status is not ExecutionStatus.SUCCEEDED:
-            raise _StepError(status, f"{label}: {goals.describe_error(code, message)}")
+            raise _StepError(status, f"{label}: {goals.describe_error(code, message)}", planning_s)
 
     def _move_moveit_py(self, step: Step) -> None:
         from geometry_msgs.msg import PoseStamped

@@ -92,7 +92,9 @@ class PickPlaceNode(Node):
         )
 
     def destroy_node(self) -> None:
-        self._server.destroy()
+        server = getattr(self, "_server", None)  # absent when __init__ refused the configuration
+        if server is not None:
+            server.destroy()
         super().destroy_node()
 
     # ----- shutdown (SIGINT / SIGTERM, see main) ----------------------------------------------

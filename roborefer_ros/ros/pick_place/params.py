@@ -82,6 +82,12 @@ PICK_PLACE_PARAMETERS: tuple[ParameterSpec, ...] = (
     P("min_depth_valid_ratio", 0.5, "Reject targets with less valid depth.", range=(0.0, 1.0)),
     P("max_target_age_s", 10.0, "Reject older targets; 0 disables.", range=(0.0, 3600.0)),
     P("max_surface_tilt_deg", 30.0, "Reject steeper place surfaces.", range=(0.0, 90.0)),
+    P(
+        "min_object_confidence",
+        0.3,
+        "Reject a pick whose perceived object extent is less certain (no goal size/yaw).",
+        range=(0.0, 1.0),
+    ),
 )
 
 
@@ -137,6 +143,7 @@ def read_config(values: dict[str, Any]) -> PickPlaceNodeConfig:
         min_depth_valid_ratio=float(values["min_depth_valid_ratio"]),
         max_target_age_s=float(values["max_target_age_s"]),
         max_surface_tilt_deg=float(values["max_surface_tilt_deg"]),
+        min_object_confidence=float(values["min_object_confidence"]),
     )
     return PickPlaceNodeConfig(
         plan_frame=plan_frame,

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from geometry_msgs.msg import PointStamped, PoseStamped
+from geometry_msgs.msg import PointStamped, PoseStamped, Vector3
 from std_msgs.msg import Header
 
+from roborefer_ros.core.object_extent import Shape
 from roborefer_ros.core.request import Mode, ReferRequest
 from roborefer_ros.core.result import ReferOutcome, TargetPoint
+from roborefer_ros.core.transforms import quat_from_axes
 from roborefer_ros.msg import ReferPoint
 from roborefer_ros.msg import StageTimings as StageTimingsMsg
 from roborefer_ros.ros.conversions import stamp_ns, time_msg
@@ -50,7 +52,30 @@ def _point_msg(point: TargetPoint, target_header: Header, image_header: Header) 
     )
     q = msg.pose.pose.orientation
     q.x, q.y, q.z, q.w = (float(c) for c in point.quat_xyzw_target)
+    _fill_object(msg, point, target_header)
     return msg
+
+
+def _fill_object(msg: ReferPoint, point: TargetPoint, target_header: Header) -> None:
+    """The object_* fields (ReferPoint.msg). No estimate made: confidence 0, a note, and an
+    object_pose without a frame (a failed estimate keeps its frame: its note says why)."""
+    extent, framed = point.extent, point.extent_target
+    if extent is None or framed is None:
+        msg.object_note = "not estimated (PLACE point, or estimate_object_extent is off)"
+        msg.object_pose.pose.orientation.w = 1.0
+        return
+    msg.object_pose = PoseStamped(header=target_header)
+    msg.object_shape = {Shape.BOX: 1, Shape.ROUND: 2}.get(framed.shape, 0)
+    msg.object_confidence = float(framed.confidence)
+    msg.object_visible_fraction = float(framed.visible_fraction)
+    msg.object_note = extent.reason
+    msg.object_size_m = Vector3(x=framed.size_m[0], y=framed.size_m[1], z=framed.size_m[2])
+    position = msg.object_pose.pose.position
+    position.x, position.y, position.z = framed.centre
+    body = msg.object_body_centre
+    body.x, body.y, body.z = framed.body_centre
+    q = msg.object_pose.pose.orientation
+    q.x, q.y, q.z, q.w = (float(c) for c in quat_from_axes(framed.up, framed.x_axis))
 
 
 def fill_result(msg: Any, outcome: ReferOutcome) -> Any:

@@ -86,6 +86,12 @@ REFER_NODE_PARAMETERS: tuple[ParameterSpec, ...] = (
         range=(3, 500),
     ),
     ParameterSpec(
+        "estimate_object_extent",
+        True,
+        "LOCATE: estimate the pointed object's extent, yaw and height from the frame.",
+        read_only=False,
+    ),
+    ParameterSpec(
         "sync_slop_s",
         0.02,
         "Maximum stamp difference between paired colour and depth images.",
@@ -105,11 +111,19 @@ REFER_NODE_PARAMETERS: tuple[ParameterSpec, ...] = (
         "best_effort",
         "Camera subscriptions: best_effort (sensor data) or reliable.",
     ),
-    ParameterSpec("qos_depth", 5, "Camera subscriptions' history depth.", range=(1, 1000)),
+    ParameterSpec(
+        "qos_depth",
+        5,
+        "Camera subscriptions' history depth; at least frame_ring_size + 2 is used (the "
+        "middleware keeps the frames until a request takes them).",
+        range=(1, 1000),
+    ),
     ParameterSpec(
         "backend",
-        "ground_truth",
-        "Model backend: ground_truth or recorded (both test instrumentation, not models).",
+        "roborefer_http",
+        "Model backend: roborefer_http (the authors' RoboRefer server, at server_url), openai, "
+        "transformers; embedded (trained here on simulated tabletops: demos and simulation only), "
+        "ground_truth and recorded (test instrumentation) are never a default.",
     ),
     ParameterSpec(
         "referring_file", "", "ground_truth backend: path of the referring.json it answers from."
@@ -192,6 +206,12 @@ REFER_NODE_PARAMETERS: tuple[ParameterSpec, ...] = (
         0,
         "openai and transformers: downscale the image's longer side to this; 0 = full size.",
         range=(0, 16384),
+    ),
+    ParameterSpec(
+        "embedded_weights",
+        "",
+        "embedded: weights file of the sim-trained pointing network; empty = the shipped "
+        "data/models/embedded_pointer.safetensors.",
     ),
     ParameterSpec(
         "max_pending_requests",

@@ -5,39 +5,43 @@ Publishes, namespace-relative like realsense2_camera (remap or push into a camer
 ``color/camera_info`` at ``rate_hz``; ``base_link -> camera_link -> camera_color_optical_frame``
 once on /tf_static (the camera is static: the scene's, for the G1 its head camera; the G1 adds
 ``base_link -> torso_link``, its plan frame); every object as ``object/<name>`` on /tf with each
-frame (where the robot left it); optionally /clock from the physics time. Serves
-``~/execute_steps`` (ExecuteSteps): the plan runs on the scene's simulated arm with real contacts,
-while the camera keeps publishing between physics chunks (``SimWorld``). One plan at a time;
-cancel stops the arm within a control period.
+frame (where the robot left it); optionally /clock from the physics time. The arm, with real
+contacts, while the camera keeps publishing between physics chunks (``SimWorld``):
+
+- the UR5e cell speaks its drivers' interfaces (``ros.sim.ur_driver``): /joint_states, the
+  flange on /tf, FollowJointTrajectory and the Robotiq GripperCommand; MoveIt (on the simulated
+  cell, sim_move_group) plans for it;
+- the G1 speaks unitree_ros2's (``ros.sim.g1_driver``): /lowstate at 500 Hz of simulated time,
+  the Dex3 states, /arm_sdk with its weight blend and the Dex3 commands, applied by the motors'
+  PD laws in physics between commands (``sim.arms.g1_lowlevel``); the world runs it at
+  wall-clock speed and renders the camera on a thread of its own, so a frame never pauses the
+  state stream. The arm bridge (pick_place_node's ``g1`` backend) drives it as it drives the
+  robot.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import threading
 from typing import Any
 
-from rclpy.action.server import ActionServer, CancelResponse, GoalResponse
-from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 from tf2_msgs.msg import TFMessage
 
-from roborefer_ros.action import ExecuteSteps
 from roborefer_ros.core.camera import CameraModel
 from roborefer_ros.core.depth import encode_depth
 from roborefer_ros.core.tf_buffer import StampedTransform
-from roborefer_ros.manipulation.steps import ExecutionResult, ExecutionStatus, Step
 from roborefer_ros.ros.conversions import depth_to_image, rgb_to_image, time_msg, transform_to_msg
-from roborefer_ros.ros.goals import end_goal, log_outcome
-from roborefer_ros.ros.sim.messages import PlanMessageError, plan_from_goal, result_msg
+from roborefer_ros.ros.sim.g1_driver import ARM_SDK_TOPIC, LOWSTATE_TOPIC, SimG1Driver
 from roborefer_ros.ros.sim.params import SimNodeConfig, declare_and_read
+from roborefer_ros.ros.sim.ur_driver import GRIPPER_ACTION, TRAJECTORY_ACTION, SimUrDriver
 from roborefer_ros.ros.tf import TF_QOS, TF_STATIC_QOS
-from roborefer_ros.sim import BASE_FRAME, T_LINK_FROM_OPTICAL
-from roborefer_ros.sim.episodes.live import KeyFrameWriter, SimSnapshot, SimWorld
+from roborefer_ros.sim import T_LINK_FROM_OPTICAL
+from roborefer_ros.sim.arms.g1_lowlevel import G1LowLevel
+from roborefer_ros.sim.episodes.live import SimSnapshot, SimWorld
 
 COLOR_TOPIC = "color/image_raw"
 INFO_TOPIC = "color/camera_info"
@@ -73,7 +77,8 @@ class SimNode(Node):
             self.create_publisher(Clock, "/clock", 10) if self.cfg.publish_clock else None
         )
         self._static_sent = False
-        self._busy = threading.Lock()
+        self._g1: SimG1Driver | None = None
+        g1 = self.cfg.robot == "g1"
         self.world = SimWorld(
             self.cfg.seed,
             self.cfg.robot,
@@ -82,35 +87,53 @@ class SimNode(Node):
             width=self.cfg.width,
             height=self.cfg.height,
             sink=self._publish,
+            streaming=G1LowLevel if g1 else None,
+            on_period=self._on_period if g1 else None,
         )
-        self._group = ReentrantCallbackGroup()
-        # The server before the first frame: a graph that sees the camera sees the arm too.
-        self._server = ActionServer(
-            self,
-            ExecuteSteps,
-            "~/execute_steps",
-            execute_callback=self._execute,
-            goal_callback=lambda _goal: GoalResponse.ACCEPT,
-            cancel_callback=lambda _goal: CancelResponse.ACCEPT,
-            callback_group=self._group,
-        )
+        # The arm's interfaces before the first frame: a graph that sees the camera sees the arm.
+        self._driver: SimUrDriver | None = None
+        if self.cfg.robot == "ur5e":  # the UR cell's driver interfaces (MoveIt plans for it)
+            self._driver = SimUrDriver(
+                self,
+                self.world,
+                self.cfg.base_frame,
+                stamp_of=self._stamp_of_sim_time,
+                frames_dir=self.cfg.frames_dir,
+            )
+            arm = f"{TRAJECTORY_ACTION} and {GRIPPER_ACTION}"
+        elif g1:  # the G1's unitree_ros2 interfaces (the arm bridge drives them)
+            self._g1 = SimG1Driver(self, self.world)
+            self._g1.publish_state = self.cfg.g1_publish_lowstate
+            self.add_post_set_parameters_callback(self._on_parameters)
+            arm = f"{LOWSTATE_TOPIC}, {ARM_SDK_TOPIC} and the Dex3 topics"
+        else:
+            arm = "no arm"
         self.world.start()  # SimError: refuse to start
         self.get_logger().info(
             f"seed {self.cfg.seed}, robot {self.cfg.robot}: publishing "
             f"{self.resolve_topic_name(COLOR_TOPIC)}, {self.resolve_topic_name(DEPTH_TOPIC)}, "
-            f"{self.resolve_topic_name(INFO_TOPIC)} at {self.cfg.rate_hz:g} Hz; serving "
-            f"{self.resolve_topic_name('~/execute_steps')}"
+            f"{self.resolve_topic_name(INFO_TOPIC)} at {self.cfg.rate_hz:g} Hz; serving {arm}"
         )
 
     def destroy_node(self) -> None:
-        self.world.close()
-        self._server.destroy()
+        # Any may be absent when __init__ refused the configuration.
+        world = getattr(self, "world", None)
+        drivers = (getattr(self, "_driver", None), getattr(self, "_g1", None))
+        if world is not None:
+            world.close()
+        for driver in drivers:
+            if driver is not None:
+                driver.destroy()
         super().destroy_node()
 
     # ----- publishing (on the sim thread) ------------------------------------------------------
     def _stamp_ns(self, snapshot: SimSnapshot) -> int:
+        return self._stamp_of_sim_time(snapshot.sim_time_s)
+
+    def _stamp_of_sim_time(self, sim_time_s: float) -> int:
+        """The physics time when publishing /clock, else the wall clock (now)."""
         if self._pub_clock is not None:
-            return round(snapshot.sim_time_s * 1e9)
+            return round(sim_time_s * 1e9)
         return int(self.get_clock().now().nanoseconds)
 
     def _publish(self, snapshot: SimSnapshot) -> None:
@@ -163,47 +186,13 @@ class SimNode(Node):
 
         return [StampedTransform(self.cfg.base_frame, PLAN_FRAME, stamp, T_base_from_torso())]
 
-    # ----- the action --------------------------------------------------------------------------
-    def _execute(self, goal_handle: Any) -> Any:
-        if not self._busy.acquire(blocking=False):
-            result = ExecutionResult(ExecutionStatus.REJECTED, "busy: another plan is running")
-        else:
-            try:
-                result = self._run(goal_handle)
-            except Exception as err:  # a bug: never let it reach the executor
-                self.get_logger().error(f"ExecuteSteps failed unexpectedly: {err!r}")
-                result = ExecutionResult(
-                    ExecutionStatus.EXECUTION_FAILED, f"{type(err).__name__}: {err}"
-                )
-            finally:
-                self._busy.release()
-        line = f"ExecuteSteps {result.status.name}: {result.message}"
-        log_outcome(self.get_logger(), result.success, line)
-        end_goal(
-            goal_handle,
-            succeeded=result.success,
-            cancelled=result.status is ExecutionStatus.CANCELED,
-        )
-        return result_msg(result)
+    # ----- the G1 ---------------------------------------------------------------------------
+    def _on_period(self, robot: G1LowLevel) -> None:
+        """After every physics step of the streaming G1 (the sim thread, the lock held)."""
+        if self._g1 is not None:
+            self._g1.on_period(robot)
 
-    def _run(self, goal_handle: Any) -> ExecutionResult:
-        try:
-            plan = plan_from_goal(goal_handle.request)
-        except PlanMessageError as err:
-            return ExecutionResult(ExecutionStatus.REJECTED, str(err))
-        if plan.frame == self.cfg.base_frame:  # the scene's own name of the base
-            plan = dataclasses.replace(plan, frame=BASE_FRAME)
-
-        def on_step(index: int, step: Step) -> None:
-            goal_handle.publish_feedback(
-                ExecuteSteps.Feedback(step_index=index, step_label=step.label)
-            )
-
-        writer = KeyFrameWriter(self.cfg.frames_dir) if self.cfg.frames_dir else None
-        try:
-            return self.world.execute(
-                plan, on_step, lambda: bool(goal_handle.is_cancel_requested), writer
-            )
-        finally:
-            if writer is not None:
-                writer.close()
+    def _on_parameters(self, parameters: list[Parameter[Any]]) -> None:
+        for parameter in parameters:
+            if parameter.name == "g1_publish_lowstate" and self._g1 is not None:
+                self._g1.publish_state = bool(parameter.value)

@@ -1,7 +1,8 @@
 """sim_node's parameters: declared in one place, read once into a frozen, validated config.
 
-All are read-only: the scene is built once at start-up. ``read_config`` takes a plain dict, so
-the validation is testable without a node.
+All but the trajectory controller's tolerances and ``g1_publish_lowstate`` are read-only: the
+scene is built once at start-up. ``read_config`` takes a plain dict, so the validation is
+testable without a node.
 """
 
 from __future__ import annotations
@@ -40,7 +41,31 @@ SIM_NODE_PARAMETERS: tuple[ParameterSpec, ...] = (
         False,
         "Publish /clock from the physics time and stamp everything with it (use_sim_time).",
     ),
-    P("frames_dir", "", "Write PNG key frames of each plan here (start, grasp, lift, place, end)."),
+    P(
+        "frames_dir",
+        "",
+        "Write PNG key frames of the pick and place here (start, grasp, lift, place, end).",
+    ),
+    P(
+        "trajectory_path_tolerance_rad",
+        0.2,
+        "ur5e: the trajectory controller's path tolerance per joint (goals that give none).",
+        read_only=False,
+        range=(0.001, 3.2),
+    ),
+    P(
+        "trajectory_goal_tolerance_rad",
+        0.1,
+        "ur5e: the trajectory controller's goal tolerance per joint (goals that give none).",
+        read_only=False,
+        range=(0.001, 3.2),
+    ),
+    P(
+        "g1_publish_lowstate",
+        True,
+        "g1: publish /lowstate; false stops the stream (a fault for the arm bridge's tests).",
+        read_only=False,
+    ),
 )
 
 
@@ -59,6 +84,7 @@ class SimNodeConfig:
     depth_encoding: str
     publish_clock: bool
     frames_dir: str
+    g1_publish_lowstate: bool = True
 
 
 def read_config(values: dict[str, Any]) -> SimNodeConfig:
@@ -91,6 +117,7 @@ def read_config(values: dict[str, Any]) -> SimNodeConfig:
         depth_encoding=encoding,
         publish_clock=bool(values["publish_clock"]),
         frames_dir=str(values["frames_dir"]),
+        g1_publish_lowstate=bool(values["g1_publish_lowstate"]),
     )
 
 

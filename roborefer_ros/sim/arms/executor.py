@@ -17,10 +17,11 @@ cause is also kept as a typed ``SimFault`` in ``last_fault``. Step durations are
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Protocol
@@ -156,7 +157,14 @@ class SimArmRig(Protocol):
         """Fastest hand joint speed (rad/s): the hand has stalled when this stays small."""
 
     def hand_angle(self) -> float:
-        """One hand joint's angle (rad), for messages."""
+        """One hand joint's angle (rad), for messages; for a gripper driver, its position."""
+
+    def hand_effort(self) -> float:
+        """The hand actuators' force (N or N m, summed), for a gripper's reported effort."""
+
+    def set_hand_position(self, position: float) -> None:
+        """Command the hand to a position in its driver's units (the 2F-85: 0.0 open .. 0.8
+        closed, as ros2_robotiq_gripper takes it)."""
 
     def seeds(self, target: Transform, q0: FloatArray) -> list[FloatArray]:
         """IK seeds for ``target``, the current arm ``q0`` first."""
@@ -256,15 +264,50 @@ class SimArmBackend:
 
     # ---- running ----
 
-    def hold(self, duration_s: float) -> None:
-        """Let the simulation run with the arm held at its reference (objects settle); SimError
-        when the scene has no UR5e."""
+    @property
+    def reference_q(self) -> FloatArray:
+        """The arm servos' current set-point (where a controller holds the arm), not the
+        measured angles: under a load the arm sits a little off it."""
+        return self._q_ref.copy()
+
+    def servo_period(self, q_ref: FloatArray, qd_ref: FloatArray) -> None:
+        """One control period of the arm servos tracking ``q_ref`` moving at ``qd_ref``, without
+        the executor's checks (a controller's own tick: ``sim.arms.controllers``); paced to the
+        wall clock with ``realtime`` inside ``paced()``."""
+        self._q_ref = np.asarray(q_ref, dtype=np.float64)
+        self._hold_command(self._q_ref, np.asarray(qd_ref, dtype=np.float64))
+        for _ in range(self._substeps):
+            self._mj.mj_step(self._model, self._data)
+        self._pace()
+
+    @contextlib.contextmanager
+    def paced(self) -> Iterator[None]:
+        """Simulated time runs at wall-clock speed inside (with ``realtime``)."""
+        self._wall_anchor = (time.monotonic(), self.sim_time_s)
+        try:
+            yield
+        finally:
+            self._wall_anchor = None
+
+    def hand_effort(self) -> float:
+        return self.rig.hand_effort()
+
+    def arm_qd(self) -> FloatArray:
+        """(n,) measured arm joint speeds in rad/s."""
+        return np.array(self._data.qvel[self.kinematics.dof_index], dtype=np.float64)
+
+    def hold(self, duration_s: float, each_period: Callable[[], None] | None = None) -> None:
+        """Let the simulation run with the arm held at its reference (objects settle), calling
+        ``each_period()`` after every control period (a driver's state publishing); SimError
+        when the scene has no arm."""
         if not self._has_arm:
             raise SimError(self._why_unavailable)
         self._wall_anchor = (time.monotonic(), self.sim_time_s)
         try:
             for _ in range(max(1, math.ceil(duration_s / self.options.control_period_s))):
                 self._tick(self._q_ref, np.zeros_like(self._q_ref))
+                if each_period is not None:
+                    each_period()
         finally:
             self._wall_anchor = None
 

@@ -182,8 +182,17 @@ class G1Rig:
     def hand_speed(self) -> float:
         return float(np.max(np.abs(self._data.qvel[self._hand_dofs])))
 
+    def hand_effort(self) -> float:
+        return float(np.sum(np.abs(self._data.actuator_force[self._hand_actuators])))
+
     def hand_angle(self) -> float:
         return float(self._data.qpos[self._thumb_qpos])
+
+    def set_hand_position(self, position: float) -> None:
+        """0.0 open .. 1.0 closed: the share of the way from the open to the closed posture."""
+        share = min(max(position, 0.0), 1.0)
+        target = self._hand_open + share * (self._hand_closed - self._hand_open)
+        self._data.ctrl[self._hand_actuators] = target
 
     def seeds(self, target: Transform, q0: FloatArray) -> list[FloatArray]:
         """The current arm, the forearm-forward ready pose and the zero pose of this side."""

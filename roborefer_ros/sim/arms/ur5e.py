@@ -24,6 +24,7 @@ from roborefer_ros.sim.scene import SimScene
 _GRIPPER_ACTUATOR = ROBOT_PREFIX + "gripper/fingers_actuator"
 _GRIPPER_JOINT = ROBOT_PREFIX + "gripper/right_driver_joint"
 _GRIPPER_OPEN, _GRIPPER_CLOSED = 0.0, 255.0
+GRIPPER_CLOSED_POSITION = 0.8  # the Robotiq driver's "closed" (GripperCommand position)
 _FINGER_LINKS = ("driver", "coupler", "spring_link", "follower", "pad", "silicone_pad")
 
 
@@ -73,8 +74,18 @@ class UR5eRig:
     def set_hand(self, closed: bool) -> None:
         self._data.ctrl[self._gripper_actuator] = _GRIPPER_CLOSED if closed else _GRIPPER_OPEN
 
+    def set_hand_position(self, position: float) -> None:
+        """0.0 open .. GRIPPER_CLOSED_POSITION closed (the driver joint's angle, rad)."""
+        share = min(max(position / GRIPPER_CLOSED_POSITION, 0.0), 1.0)
+        self._data.ctrl[self._gripper_actuator] = _GRIPPER_OPEN + share * (
+            _GRIPPER_CLOSED - _GRIPPER_OPEN
+        )
+
     def hand_speed(self) -> float:
         return abs(float(self._data.qvel[self._gripper_dof]))
+
+    def hand_effort(self) -> float:
+        return abs(float(self._data.actuator_force[self._gripper_actuator]))
 
     def hand_angle(self) -> float:
         return float(self._data.qpos[self._gripper_qpos])

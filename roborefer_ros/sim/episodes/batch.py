@@ -33,6 +33,7 @@ class BatchReport:
     robot: str
     seeds: tuple[int, ...]
     tolerance_m: float
+    geometry: str  # "perceived" or "truth": what the plans used for the object's size and yaw
     results: tuple[EpisodeResult, ...]
     no_task: dict[int, str]
     wall_s: float
@@ -60,6 +61,7 @@ class BatchReport:
         ok = [r for r in self.results if r.success and r.place_error_m is not None]
         return {
             "robot": self.robot,
+            "object_geometry": self.geometry,
             "seeds": list(self.seeds),
             "tolerance_m": self.tolerance_m,
             "episodes": len(self.results),
@@ -79,10 +81,10 @@ class BatchReport:
         }
 
 
-def _one(seed: int, robot: str, tolerance_m: float) -> EpisodeResult | str:
+def _one(seed: int, robot: str, tolerance_m: float, geometry: str) -> EpisodeResult | str:
     """An episode, or the reason no episode could be set up (picklable for worker processes)."""
     try:
-        return run_episode(seed, robot=robot, tolerance_m=tolerance_m)
+        return run_episode(seed, robot=robot, tolerance_m=tolerance_m, geometry=geometry)
     except EpisodeError as err:
         return str(err)
 
@@ -92,20 +94,24 @@ def run_batch(
     robot: str = "ur5e",
     tolerance_m: float = DEFAULT_TOLERANCE_M,
     jobs: int = 1,
+    geometry: str = "perceived",
 ) -> BatchReport:
-    """One episode per seed, in ``jobs`` worker processes (1: in this process)."""
+    """One episode per seed, in ``jobs`` worker processes (1: in this process); ``geometry``:
+    plan with the perceived object extents or (comparison runs) the simulator's truth."""
     ordered = tuple(seeds)
     start = time.perf_counter()
+    n = len(ordered)
+    args = (ordered, [robot] * n, [tolerance_m] * n, [geometry] * n)
     if jobs > 1:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            n = len(ordered)
-            outcomes = list(pool.map(_one, ordered, [robot] * n, [tolerance_m] * n))
+            outcomes = list(pool.map(_one, *args))
     else:
-        outcomes = [_one(seed, robot, tolerance_m) for seed in ordered]
+        outcomes = list(map(_one, *args))
     return BatchReport(
         robot=robot,
         seeds=ordered,
         tolerance_m=tolerance_m,
+        geometry=geometry,
         results=tuple(o for o in outcomes if isinstance(o, EpisodeResult)),
         no_task={seed: o for seed, o in zip(ordered, outcomes, strict=True) if isinstance(o, str)},
         wall_s=time.perf_counter() - start,

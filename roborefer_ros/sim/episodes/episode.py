@@ -3,7 +3,9 @@
 Build a dynamic scene from a seed (``build_episode_scene``: the seed's scene, redrawn while it
 offers the robot no task), draw (or resolve) a pick instruction (a LOCATE query on a
 graspable object) and a place instruction (a PLACE query), take their ground-truth answers in
-place of a model's, turn them into a StepPlan with the real grasp planner
+place of a model's, perceive the object's extent and yaw in the first frame as the refer node
+does (``core.object_extent``; the simulator's truth only with ``geometry="truth"``, for
+comparison runs), turn them into a StepPlan with the real grasp planner
 (``grasp_planner.plan_pick_place``: TOP_DOWN in base_link for the UR5e, FRONTAL in torso_link
 for the G1), execute it on the simulated robot and judge the outcome by physics alone: did the
 named object come to rest upright on the table within the tolerance of the instructed place
@@ -25,6 +27,8 @@ from enum import Enum
 import numpy as np
 import numpy.typing as npt
 
+from roborefer_ros.core.depth import encode_depth
+from roborefer_ros.core.object_extent import FramedExtent, estimate_extent
 from roborefer_ros.core.referring import normalise_prompt
 from roborefer_ros.core.request import Mode
 from roborefer_ros.core.transforms import Transform
@@ -36,6 +40,7 @@ from roborefer_ros.manipulation.grasp_planner import (
     PlanRequest,
     plan_pick_place,
 )
+from roborefer_ros.manipulation.safety import SafetyConfig
 from roborefer_ros.manipulation.steps import ExecutionStatus, Stage, Step, StepKind, StepPlan
 from roborefer_ros.sim import (
     BASE_FRAME,
@@ -52,6 +57,7 @@ from roborefer_ros.sim import (
 )
 from roborefer_ros.sim.arms.executor import SimArmBackend, SimFault
 from roborefer_ros.sim.arms.factory import make_sim_backend
+from roborefer_ros.sim.episodes.strip import KeyFrameWriter, plan_targets
 from roborefer_ros.sim.robots import ROBOT_PREFIX
 from roborefer_ros.sim.robots.g1 import PLAN_FRAME as G1_PLAN_FRAME
 
@@ -84,6 +90,10 @@ class EpisodeError(SimError):
     """A task that cannot be set up: unknown prompt, nothing graspable, unsupported robot."""
 
 
+class UncertainExtentError(SimError):
+    """The object's perceived extent is below the confidence floor: no blind grasp."""
+
+
 class FailureClass(Enum):
     """Why an episode failed; the value is the label the batch report counts."""
 
@@ -97,6 +107,7 @@ class FailureClass(Enum):
     PLACED_OFF_TARGET = "placed_off_target"  # at rest, but farther than the tolerance
     OBJECT_FELL = "object_fell"  # tipped over, still moving or not on the table
     NOT_GRASPABLE = "not_graspable"  # the planner refused the object (too wide for the gripper)
+    UNCERTAIN_EXTENT = "uncertain_extent"  # the perceived extent is below the confidence floor
     CANCELED = "canceled"
     REJECTED = "rejected"  # the backend refused the plan
 
@@ -133,6 +144,10 @@ class PickPlaceTargets:
     obstacles: tuple[ObjectSpec, ...] = ()
     robot: str = "ur5e"
     pick_ray: Vec3 | None = None  # unit viewing ray through the pick point (LOCATE pose +z)
+    # the object's extent perceived in the first frame (plan frame); the plan uses it unless
+    # ``geometry`` is "truth"
+    perceived: FramedExtent | None = None
+    geometry: str = "perceived"
 
 
 PlanBuilder = Callable[[PickPlaceTargets], StepPlan]
@@ -160,6 +175,31 @@ class EpisodeTimings:
 
 
 @dataclass(frozen=True)
+class GeometryReport:
+    """The object geometry an episode planned with (``source``: "perceived" or "truth") and both
+    estimates side by side: extents along the object's own axes and the yaw of its x axis in the
+    plan frame. ``perceived_*`` are None when the estimate failed (its ``note`` says why)."""
+
+    source: str
+    true_size_m: Vec3
+    true_yaw_rad: float
+    perceived_size_m: Vec3 | None
+    perceived_yaw_rad: float | None
+    perceived_shape: str
+    perceived_confidence: float
+    note: str = ""
+
+    def as_dict(self) -> JsonDict:
+        return {
+            "object_geometry": self.source,
+            "object_size_m": {"perceived": self.perceived_size_m, "truth": self.true_size_m},
+            "object_yaw_rad": {"perceived": self.perceived_yaw_rad, "truth": self.true_yaw_rad},
+            "object_shape_perceived": self.perceived_shape,
+            "object_confidence": self.perceived_confidence,
+        }
+
+
+@dataclass(frozen=True)
 class EpisodeResult:
     """The outcome of one episode. ``place_error_m``: xy distance of the object's resting
     centre from the place point, None when the plan did not run to the end."""
@@ -175,6 +215,7 @@ class EpisodeResult:
     failure_class: FailureClass | None
     message: str
     timings: EpisodeTimings = field(default_factory=EpisodeTimings)
+    geometry: GeometryReport | None = None
 
     def as_dict(self) -> JsonDict:
         """JSON-ready: enums as their values, timings as a nested object."""
@@ -190,6 +231,7 @@ class EpisodeResult:
             "failure_class": None if self.failure_class is None else self.failure_class.value,
             "message": self.message,
             "timings": dataclasses.asdict(self.timings),
+            **(self.geometry.as_dict() if self.geometry is not None else {}),
         }
 
 
@@ -398,9 +440,11 @@ def object_extents_m(obj: ObjectSpec, yaw_rad: float) -> Vec3:
 def grasp_plan(targets: PickPlaceTargets) -> StepPlan:
     """The StepPlan of the real grasp planner (``grasp_planner.plan_pick_place``) for the
     episode's targets: the LOCATE point and its viewing ray as the pick, the PLACE point with the
-    table's normal as the place surface, the object's ground-truth extents and yaw as its size, and
-    the robot's grasp style (TOP_DOWN for the UR5e, FRONTAL for the G1; ``GRASP_CONFIGS``). Raises
-    SimError for an object the robot's hand cannot take, or a request the planner refuses."""
+    table's normal as the place surface, the object's perceived extents, yaw and centre (its
+    ground truth with ``geometry="truth"``), and the robot's grasp style (TOP_DOWN for the UR5e,
+    FRONTAL for the G1; ``GRASP_CONFIGS``). Raises UncertainExtentError for a perceived extent
+    below the confidence floor (as pick_place_node REJECTs it), SimError for an object the robot's
+    hand cannot take or a request the planner refuses."""
     obj = targets.pick_object
     if not graspable(obj, targets.robot):
         raise SimError(
@@ -408,14 +452,26 @@ def grasp_plan(targets: PickPlaceTargets) -> StepPlan:
             f"{grip_width_m(obj) * 1e3:.0f} mm (at most {MAX_GRIP_WIDTH_M[targets.robot] * 1e3:.0f}"
             f" mm), kind {obj.kind.value}"
         )
+    size, yaw, centre = object_extents_m(obj, 0.0), yaw_of(targets.pick_pose), None
+    if targets.geometry != "truth":
+        perceived = targets.perceived
+        floor = SafetyConfig().min_object_confidence
+        if perceived is None or perceived.confidence < floor:
+            why = "no estimate" if perceived is None else f"confidence {perceived.confidence:.2f}"
+            note = f": {perceived.note}" if perceived is not None and perceived.note else ""
+            raise UncertainExtentError(
+                f"{obj.name}: the perceived extent is uncertain ({why} < {floor:g}){note}"
+            )
+        size, yaw, centre = perceived.size_m, perceived.yaw_rad, perceived.body_centre
     request = PlanRequest(
         frame=targets.frame,
         pick_point=targets.pick_point,
         pick_ray=targets.pick_ray,
         # the table's normal: both plan frames (base_link, torso_link at zero waist) are z-up
         place=PlaceSurface(targets.place_point, (0.0, 0.0, 1.0)),
-        object_size_m=object_extents_m(obj, 0.0),  # along the object's own axes
-        object_yaw_rad=yaw_of(targets.pick_pose),
+        object_size_m=size,  # along the object's own axes
+        object_yaw_rad=yaw,
+        object_centre=centre,
     )
     try:
         return plan_pick_place(request, GRASP_CONFIGS[targets.robot])
@@ -434,8 +490,11 @@ def run_episode(
     realtime: bool = False,
     frame_sink: FrameSink | None = None,
     cancelled: Callable[[], bool] | None = None,
+    geometry: str = "perceived",
 ) -> EpisodeResult:
-    """Set up, execute and judge one episode (see the module docstring).
+    """Set up, execute and judge one episode (see the module docstring). ``geometry``: plan with
+    the object's extent perceived in the first frame ("perceived", what a robot has) or with the
+    simulator's truth ("truth", for comparison runs).
 
     Raises EpisodeError when no task can be set up (unsupported robot, prompts not found, no
     graspable pick); every outcome after that, failures included, is an EpisodeResult.
@@ -446,6 +505,8 @@ def run_episode(
         raise EpisodeError("give both a pick and a place prompt, or neither")
     if not (math.isfinite(tolerance_m) and tolerance_m > 0):
         raise EpisodeError(f"tolerance_m must be positive, got {tolerance_m!r}")
+    if geometry not in GEOMETRIES:
+        raise EpisodeError(f"geometry must be one of {GEOMETRIES}, got {geometry!r}")
     clock = _Clock()
     with build_episode_scene(seed, robot) as built:
         scene, frame, queries = built.scene, built.first_frame, built.queries
@@ -458,7 +519,7 @@ def run_episode(
         if frame_sink is not None:
             frame_sink("start", frame)
         return _Episode(scene, task, realtime, frame_sink, clock).run(
-            plan_builder, tolerance_m, cancelled
+            plan_builder, tolerance_m, cancelled, frame, geometry
         )
 
 
@@ -484,30 +545,47 @@ class _Episode:
         self.grasped: str | None = None
 
     def run(
-        self, plan_builder: PlanBuilder, tolerance_m: float, cancelled: Callable[[], bool] | None
+        self,
+        plan_builder: PlanBuilder,
+        tolerance_m: float,
+        cancelled: Callable[[], bool] | None,
+        first_frame: RenderedFrame,
+        geometry: str = "perceived",
     ) -> EpisodeResult:
         backend = self.backend
         backend.hold(_SETTLE_S)
         robot = self.scene.robot_name
         frame, T_plan_from_base = plan_frame_of(self.scene)
+        perceived = perceive_object(first_frame, self.task.pick, T_plan_from_base)
+        pick_pose = T_plan_from_base @ backend.object_pose(self.obj.name)
+        self.geometry = geometry_report(geometry, self.obj, pick_pose, perceived)
         targets = PickPlaceTargets(
             frame,
             _vec3(T_plan_from_base.apply(self.task.pick.point_base)),
             _vec3(T_plan_from_base.apply(self.task.place.point_base)),
             self.obj,
-            T_plan_from_base @ backend.object_pose(self.obj.name),
+            pick_pose,
             tuple(o for o in self.scene.spec.objects if o.index != self.obj.index),
             robot,
             _vec3(T_plan_from_base.rotate(self._viewing_ray())),
+            perceived,
+            geometry,
         )
         try:
             plan = plan_builder(targets)
+        except UncertainExtentError as err:
+            self.clock.lap("plan")
+            return self._result(
+                ExecutionStatus.REJECTED, FailureClass.UNCERTAIN_EXTENT, str(err), None
+            )
         except SimError as err:
             self.clock.lap("plan")
             return self._result(
                 ExecutionStatus.PLANNING_FAILED, FailureClass.NOT_GRASPABLE, str(err), None
             )
         self.clock.lap("plan")
+        if isinstance(self.frame_sink, KeyFrameWriter):  # mark where it grasps and releases
+            self.frame_sink.set_targets(plan_targets(plan, T_plan_from_base.inverse()))
         sim0 = backend.sim_time_s
         outcome = backend.execute(plan, self._on_step, cancelled)
         self.robot_sim_s = backend.sim_time_s - sim0
@@ -582,6 +660,7 @@ class _Episode:
             failure_class=failure,
             message=message,
             timings=timings,
+            geometry=getattr(self, "geometry", None),
         )
 
 
@@ -647,6 +726,40 @@ def judge_rest(
     if error > tolerance_m:
         return RestVerdict(FailureClass.PLACED_OFF_TARGET, error, message)
     return RestVerdict(None, error, message)
+
+
+GEOMETRIES = ("perceived", "truth")
+
+
+def perceive_object(
+    frame: RenderedFrame, pick: GeneratedQuery, T_plan_from_base: Transform
+) -> FramedExtent | None:
+    """The pick object's extent as the refer node perceives it: the frame's depth as the sim
+    camera publishes it (16UC1), the LOCATE point, ``estimate_extent``, in the plan frame. None
+    when it could not be estimated at all (confidence 0)."""
+    T_optical_from_base = frame.T_base_from_optical.inverse()
+    point = np.asarray(T_optical_from_base.apply(np.asarray(pick.point_base)), dtype=np.float64)
+    extent = estimate_extent(
+        frame.camera, encode_depth(frame.depth_m, "16UC1"), "16UC1", pick.pixel, point
+    )
+    framed = extent.in_frame(T_plan_from_base @ frame.T_base_from_optical)
+    return framed if extent.confidence > 0 else None
+
+
+def geometry_report(
+    source: str, obj: ObjectSpec, pick_pose: Transform, perceived: FramedExtent | None
+) -> GeometryReport:
+    """Both geometries of the pick object side by side (``pick_pose`` in the plan frame)."""
+    return GeometryReport(
+        source=source,
+        true_size_m=object_extents_m(obj, 0.0),
+        true_yaw_rad=yaw_of(pick_pose),
+        perceived_size_m=None if perceived is None else perceived.size_m,
+        perceived_yaw_rad=None if perceived is None else perceived.yaw_rad,
+        perceived_shape="" if perceived is None else perceived.shape.name.lower(),
+        perceived_confidence=0.0 if perceived is None else perceived.confidence,
+        note="" if perceived is None else perceived.note,
+    )
 
 
 def plan_frame_of(scene: SimScene) -> tuple[str, Transform]:

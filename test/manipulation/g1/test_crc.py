@@ -10,6 +10,7 @@ from roborefer_ros.manipulation.g1.crc import (
     LOWCMD_STRUCT_BYTES,
     crc32_core_words,
     crc32_mpeg2,
+    crc32_mpeg2_table,
     lowcmd_crc,
     lowcmd_struct,
 )
@@ -27,6 +28,14 @@ def test_table_crc_equals_the_bitwise_word_algorithm() -> None:
         assert crc32_mpeg2(as_bytes) == crc32_core_words(words)
 
 
+def test_the_zlib_crc_equals_the_table_crc_from_any_start() -> None:
+    rng = random.Random(7)
+    for length in (0, 1, 3, 1000):
+        data = bytes(rng.getrandbits(8) for _ in range(length))
+        for start in (0xFFFFFFFF, 0, 0x12345678):
+            assert crc32_mpeg2(data, start) == crc32_mpeg2_table(data, start)
+
+
 def test_lowcmd_struct_layout_and_crc() -> None:
     motors = [MotorCommand() for _ in range(35)]
     motors[15] = MotorCommand(mode=1, q=0.5, kp=60.0, kd=1.5)
@@ -38,3 +47,6 @@ def test_lowcmd_struct_layout_and_crc() -> None:
     assert struct.unpack_from("<f", raw, 4 + 29 * 28 + 4)[0] == 1.0
     words = list(struct.unpack(f"<{len(raw) // 4}I", raw))[:-1]
     assert lowcmd_crc(command) == crc32_core_words(words)
+    reserve = (1, 2, 3, 0xFFFFFFFF)
+    words = list(struct.unpack(f"<{len(raw) // 4}I", lowcmd_struct(command, reserve)))[:-1]
+    assert lowcmd_crc(command, reserve) == crc32_core_words(words) != lowcmd_crc(command)

@@ -36,7 +36,8 @@ from test.ros.conftest import start_refer_node
 pytestmark = pytest.mark.graph
 
 SCENE = SyntheticScene()  # static camera
-RED_TOP = next(b for b in SCENE.boxes if b.name == "red box").top_center
+RED_BOX = next(b for b in SCENE.boxes if b.name == "red box")
+RED_TOP, RED_HEIGHT = RED_BOX.top_center, RED_BOX.size[2]
 FREE = np.array([0.42, -0.12, 0.0])
 
 
@@ -189,16 +190,21 @@ def test_pick_and_place_from_two_instructions(rig: PickPlaceRig) -> None:
     assert np.linalg.norm(xyz(result.pick_target) - RED_TOP) < 0.005
     assert np.linalg.norm(xyz(result.place_target) - FREE) < 0.005
     assert result.pick_target.header.stamp.sec > 0
-    # plan poses: default object 0.08 m, finger depth 0.03 m, approach/lift 0.10 m
+    # plan poses: finger depth 0.03 m, approach/lift 0.10 m
     np.testing.assert_allclose(
         step_xyz(plan, "approach"), RED_TOP - np.array([0, 0, 0.03]), atol=0.005
     )
     np.testing.assert_allclose(
         step_xyz(plan, "pre-grasp"), RED_TOP + np.array([0, 0, 0.07]), atol=0.005
     )
-    np.testing.assert_allclose(step_xyz(plan, "place"), FREE + np.array([0, 0, 0.065]), atol=0.005)
+    # the place height follows the box's height as perceived from the frame (0.10 m, not the
+    # 0.08 m default): its grasp point 0.03 m below the top, released 0.015 m above the table
+    place_z = RED_HEIGHT - 0.03 + 0.015
     np.testing.assert_allclose(
-        step_xyz(plan, "retreat"), FREE + np.array([0, 0, 0.165]), atol=0.005
+        step_xyz(plan, "place"), FREE + np.array([0, 0, place_z]), atol=0.005
+    )
+    np.testing.assert_allclose(
+        step_xyz(plan, "retreat"), FREE + np.array([0, 0, place_z + 0.10]), atol=0.005
     )
     # Feedback travels on its own topic and may land just after the result.
     deadline = time.monotonic() + 5.0
@@ -330,7 +336,10 @@ def test_cancel_mid_way_stops_between_steps_and_a_second_goal_is_busy(rig: PickP
 def test_moveit_is_unavailable_here_but_dry_runs_plan(rig: PickPlaceRig) -> None:
     _, result, _ = rig.send(rig.moveit_client, pick_prompt="the red box")
     assert result.status == PickPlaceStatus.UNAVAILABLE
-    assert result.message == "manipulation backend 'moveit': unavailable: moveit_msgs not installed"
+    assert result.message == (  # moveit_msgs is installed (make setup's stand-in), move_group not
+        "manipulation backend 'moveit': unavailable: action /move_action not served "
+        "(is move_group running?)"
+    )
     _, result, _ = rig.send(rig.moveit_client, pick_prompt="the red box", dry_run=True)
     assert result.status == PickPlaceStatus.OK and result.num_steps == 4, result.message
 

@@ -34,7 +34,7 @@ import roborefer_ros.pipeline
 import roborefer_ros.ros.refer.messages
 import roborefer_ros.ros.refer.node
 from roborefer_ros.core.depth import encode_depth
-from roborefer_ros.core.status import Status
+from roborefer_ros.core.status import RefPointError, Status
 from roborefer_ros.core.tf_buffer import StampedTransform
 from roborefer_ros.ros.conversions import depth_to_image, rgb_to_image, time_msg
 from roborefer_ros.ros.refer.node import ReferNode
@@ -160,8 +160,8 @@ STAGES: dict[str, Injector] = {
     "request conversion (request_from_msg)": lambda n, mp: mp.setattr(
         roborefer_ros.ros.refer.node, "request_from_msg", _raise
     ),
-    "frame provider (FrameSync.wait_select)": lambda n, mp: mp.setattr(
-        n._sync, "wait_select", _raise
+    "frame provider (MiddlewareFrameSource.wait_select)": lambda n, mp: mp.setattr(
+        n._camera, "wait_select", _raise
     ),
     "frame conversion (frame_from_serialized)": lambda n, mp: mp.setattr(
         roborefer_ros.ros.refer.node, "frame_from_serialized", _raise
@@ -233,3 +233,59 @@ def test_a_failing_visual_output_leaves_the_answer_and_the_worker_alone(
         inproc.ask_good()
         assert drawn.wait(5.0), "the output worker stopped after the error"
     assert worker._thread.is_alive()
+
+
+def _feed_at(inproc: InProcess, stamp: int) -> None:
+    """One synchronised frame of the static scene stamped ``stamp``, straight into the ring."""
+    rgb, depth_m = SCENE.render(0.0)
+    header = Header(frame_id=SCENE.optical_frame, stamp=time_msg(stamp))
+    sync = inproc.node._sync
+    assert sync is not None
+    sync.add_info(stamp, serialize_message(_camera_info(header)))
+    sync.add_depth(stamp, serialize_message(depth_to_image(encode_depth(depth_m), header, "16UC1")))
+    sync.add_color(stamp, serialize_message(rgb_to_image(rgb, header)))
+
+
+def test_a_jump_back_in_time_during_a_request_serves_it_again_on_the_new_timeline(
+    inproc: InProcess,
+) -> None:
+    """A looping bag or a reset simulation: while a latest-frame request waits for its
+    transform, the camera's time jumps back and the TF listener forgets the old timeline. The
+    request is served once more, on the new timeline's frame, instead of failing TF_ERROR."""
+    referrer = _referrer(inproc.node)
+    old = time.time_ns() + 5 * 1_000_000_000
+    new = old - 5 * 1_000_000_000
+    _feed_at(inproc, old)
+    real_lookup = referrer.transforms.lookup
+    asked: list[int] = []
+
+    def jump_then_fail(target: str, source: str, stamp_ns: int, timeout_s: float) -> Any:
+        asked.append(stamp_ns)
+        if len(asked) == 1:
+            _feed_at(inproc, new)  # the new timeline's first frame arrives
+            raise RefPointError(Status.TF_ERROR, "extrapolation into the future (injected)")
+        return real_lookup(target, source, stamp_ns, timeout_s)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(referrer.transforms, "lookup", jump_then_fail)
+        response = _wait(inproc.client.call_async(RefPoint.Request(prompt="the red box")))
+    assert response.status == Status.OK, response.message
+    assert asked == [old, new]
+    assert response.image_header.stamp == time_msg(new)
+    inproc.ask_good()
+
+
+def test_a_tf_error_without_a_jump_back_is_not_served_again(inproc: InProcess) -> None:
+    referrer = _referrer(inproc.node)
+    asked: list[int] = []
+
+    def fail(target: str, source: str, stamp_ns: int, timeout_s: float) -> Any:
+        asked.append(stamp_ns)
+        raise RefPointError(Status.TF_ERROR, "extrapolation into the future (injected)")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(referrer.transforms, "lookup", fail)
+        response = inproc.ask()
+    assert response.status == Status.TF_ERROR
+    assert len(asked) == 1
+    inproc.ask_good()

@@ -67,10 +67,14 @@ def test_success_publishes_markers_annotated_image_and_latched_result(rig: Rig) 
     assert image.header.frame_id == rig.publisher.scene.optical_frame  # source header kept
     drawn = image_to_rgb(image)
     original, _ = rig.publisher.scene.render(rig.publisher.published[stamp])
-    changed = np.argwhere((drawn != original).any(axis=2))
-    assert len(changed) > 0
-    centre = changed.mean(axis=0)  # (row, column) of the drawn ring and dot
-    assert abs(centre[0] - V) < 2 and abs(centre[1] - U) < 2
+    assert tuple(drawn[round(V), round(U)]) == (255, 60, 60)  # the marker's core on the point
+    ring = drawn[round(V) - 15 : round(V) + 16, round(U) - 15 : round(U) + 16]
+    assert (ring == 255).all(axis=2).sum() > 40 and (ring == 0).all(axis=2).sum() > 40  # outlined
+    changed = (drawn != original).any(axis=2)
+    assert changed[: round(V) - 30].any()  # the banner (prompt, mode, status) at the top
+    # the label beside the point: index, mode, status and the 3D target (drawn as text)
+    beside = changed[round(V) - 20 : round(V) + 20]
+    assert beside[:, round(U) + 20 :].sum() + beside[:, : round(U) - 20].sum() > 500
 
     latched = QoSProfile(
         depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL

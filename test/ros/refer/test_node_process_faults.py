@@ -117,6 +117,64 @@ def test_model_server_killed_mid_request_then_restarted(
     assert "Traceback" not in node.log()
 
 
+def test_model_server_down_at_start_is_retried_until_it_comes(
+    tmp_path: Path, domain_id: int, graph: GraphClient, server: FakeModelServer
+) -> None:
+    """The model server is down when the node starts: the node comes up anyway, answers every
+    request BACKEND_ERROR "model not loaded: <cause>" (the refused URL), reports the cause on
+    /diagnostics, and activates by itself once the server is up. It used to stay inactive for
+    ever, answering "activate the lifecycle node"."""
+    from diagnostic_msgs.msg import DiagnosticArray
+
+    name = "late_model_node"
+    url, port = server.url, server.port
+    server.kill()
+    params = {
+        **CAMERA_PARAMS,
+        "backend": "roborefer_http",
+        "server_url": url,
+        "model_timeout_s": 10.0,
+        "diagnostics_period_s": 0.5,
+    }
+    diagnostics: list[Any] = []
+    graph.node.create_subscription(DiagnosticArray, "/diagnostics", diagnostics.append, 10)
+    node = start_refer_node(tmp_path, domain_id, params, name=name)
+    try:
+        client: Any = graph.node.create_client(RefPoint, f"/{name}/refer")
+        graph.wait_for_service(client)
+        down = graph.call(client, RefPoint.Request(prompt="the red box"), timeout_s=15)
+        assert down.status == Status.BACKEND_ERROR, (down.status, down.message)
+        assert down.message.startswith("model not loaded: "), down.message
+        assert url in down.message and "refused" in down.message, down.message
+
+        deadline = time.monotonic() + 10.0
+        model = None
+        while model is None:
+            assert time.monotonic() < deadline, "no model status on /diagnostics"
+            statuses = [s for array in list(diagnostics) for s in array.status]
+            model = next((s for s in statuses if s.name.endswith(f"{name}: model")), None)
+            time.sleep(0.1)
+        assert model.level == bytes([2]) and "refused" in model.message, model.message
+        assert node.alive()
+
+        server.start()
+        assert server.port == port
+        publisher = ScenePublisher(graph, SCENE, t0_ns=time.time_ns())
+        time.sleep(0.5)
+        rig = Rig(graph, node, client, publisher)
+        deadline = time.monotonic() + 40.0  # back-off 1, 2, 4, 8 ... s: the next try comes
+        response = rig.ask(stamp=rig.frame())
+        while response.status != Status.OK and time.monotonic() < deadline:
+            time.sleep(0.3)
+            response = rig.ask(stamp=rig.frame())
+        assert response.status == Status.OK, (response.message, node.log()[-3000:])
+        assert "activating" in node.log()
+    finally:
+        code = node.stop()
+    assert code == 0, node.log()[-3000:]
+    assert "Traceback" not in node.log()
+
+
 def _fastdds_files_of(pid: int) -> set[str]:
     """The /dev/shm FastDDS files process ``pid`` has open or mapped."""
     found: set[str] = set()

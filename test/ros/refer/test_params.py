@@ -16,14 +16,13 @@ import pytest
 import rclpy
 import rclpy.node
 from rclpy.context import Context
-from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.parameter import Parameter
 from rclpy.qos import HistoryPolicy, ReliabilityPolicy
 
 from roborefer_ros.backends.registry import BackendOptions
 from roborefer_ros.core.config import ReferConfig
 from roborefer_ros.core.status import RefPointError, Status
-from roborefer_ros.ros.params import ParameterSpec, declare_parameters
+from roborefer_ros.ros.params import ParameterError, ParameterSpec, declare_parameters
 from roborefer_ros.ros.refer.params import (
     REFER_NODE_PARAMETERS,
     ReferNodeConfig,
@@ -304,22 +303,60 @@ def test_writable_parameters_accept_in_range_and_refuse_out_of_range(
 
 
 @pytest.mark.parametrize(
-    ("override", "expected"),
+    ("override", "message"),
     [
-        (Parameter("tf_timeout_s", value=-1.0), InvalidParameterValueException),  # below range
-        (Parameter("max_pending_requests", value=0), InvalidParameterValueException),
-        (Parameter("qos_depth", value="five"), InvalidParameterTypeException),
-        (Parameter("tf_timeout_s", value=1), InvalidParameterTypeException),  # int for a double
+        (
+            Parameter("tf_timeout_s", value=-1.0),
+            "parameter tf_timeout_s=-1.0 is out of range 0 .. 60",
+        ),
+        (
+            Parameter("max_pending_requests", value=0),
+            "parameter max_pending_requests=0 is out of range 1 .. 1000",
+        ),
+        (
+            Parameter("qos_depth", value="five"),
+            "parameter qos_depth: expected integer, got string 'five'",
+        ),
+        (
+            Parameter("max_frame_age_s", value=5000),  # an integer, coerced, then out of range
+            "parameter max_frame_age_s=5000.0 is out of range 0 .. 3600",
+        ),
+        (Parameter("depth_window_px", value=2.5), "expected integer, got double 2.5"),
     ],
     ids=lambda p: p.name if isinstance(p, Parameter) else "",
 )
-def test_bad_overrides_fail_at_declaration(
-    context: Context, override: Parameter[Any], expected: type[Exception]
+def test_bad_overrides_fail_at_declaration_in_one_line(
+    context: Context, override: Parameter[Any], message: str
 ) -> None:
+    """What ``-p NAME:=VALUE`` or a parameter file can get wrong: one line naming the parameter
+    and its type or range (rclpy's own exceptions read "Trying to set parameter ... of type
+    'INTEGER', expecting type 'DOUBLE'" or "Invalid parameter value (...) for parameter")."""
     node = make_node(context, "params_override_test", parameter_overrides=[override])
     try:
-        with pytest.raises(expected, match=override.name):
+        with pytest.raises(ParameterError) as info:
             declare_parameters(node, REFER_NODE_PARAMETERS)
+        assert message in str(info.value)
+        assert "\n" not in str(info.value)
+    finally:
+        node.destroy_node()
+
+
+def test_an_integer_for_a_double_parameter_is_taken_as_that_double(context: Context) -> None:
+    """``-p max_frame_age_s:=3`` and ``max_frame_age_s: 3`` in a YAML file (rclpy: an INTEGER)
+    used to raise InvalidParameterTypeException; it is coerced at declaration and on live sets."""
+    overrides = [Parameter("max_frame_age_s", value=3), Parameter("min_range_m", value=0)]
+    node = make_node(context, "params_coerce_test", parameter_overrides=overrides)
+    try:
+        declare_parameters(node, REFER_NODE_PARAMETERS)
+        value = node.get_parameter("max_frame_age_s").value
+        assert value == 3.0 and isinstance(value, float)
+        assert node.get_parameter("min_range_m").value == 0.0
+        (result,) = node.set_parameters([Parameter("tf_timeout_s", value=2)])
+        assert result.successful, result.reason
+        value = node.get_parameter("tf_timeout_s").value
+        assert value == 2.0 and isinstance(value, float)
+        (result,) = node.set_parameters([Parameter("tf_timeout_s", value=100)])
+        assert not result.successful  # still refused out of range after the coercion
     finally:
         node.destroy_node()
 

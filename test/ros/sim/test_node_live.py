@@ -1,57 +1,56 @@
-"""sim_node on a live graph: the camera (colour, aligned depth, camera_info) and TF (static camera,
-dynamic object frames) are published, also while the arm moves; the ``sim`` manipulation backend
-(an ExecuteSteps client) runs a plan there, forwards a cancel, and says "sim node not running"
-when there is no server."""
+"""sim_node on a live graph as the UR5e cell: the camera (colour, aligned depth, camera_info) and
+TF (static camera, dynamic object frames, the flange) are published, also while the arm moves;
+/joint_states like ur_robot_driver's; the FollowJointTrajectory controller runs a trajectory,
+stops on a cancel and aborts one the arm cannot follow with the action's error code; the
+Robotiq GripperCommand reports where the fingers stopped. The ``sim`` manipulation backend (the
+ExecuteSteps client, the G1's) says "sim node not running" when there is no server."""
 
 from __future__ import annotations
 
 import math
-import os
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sensor_msgs.msg import CameraInfo, Image
+from builtin_interfaces.msg import Duration
+from rclpy.action import ActionClient
+from sensor_msgs.msg import CameraInfo, Image, JointState
 from tf2_msgs.msg import TFMessage
+from trajectory_msgs.msg import JointTrajectoryPoint
 
 from roborefer_ros.core.transforms import Transform
 from roborefer_ros.manipulation.backend_context import BackendContext
-from roborefer_ros.manipulation.steps import (
-    ExecutionStatus,
-    Stage,
-    Step,
-    StepKind,
-    StepPlan,
-)
-from roborefer_ros.ros.graph import GraphClient, NodeProcess
-from roborefer_ros.ros.pick_place.sim_backend import ExecuteStepsBackend, make_execute_steps_backend
-from roborefer_ros.ros.tf import TF_QOS, TF_STATIC_QOS
+from roborefer_ros.manipulation.steps import ExecutionStatus, Stage, Step, StepKind, StepPlan
+from roborefer_ros.ros.graph import GraphClient
+from roborefer_ros.ros.pick_place.sim_backend import ExecuteStepsBackend
+from roborefer_ros.ros.sim.ur_driver import GRIPPER_ACTION, GRIPPER_JOINT, TRAJECTORY_ACTION
+from roborefer_ros.ros.spin_thread import Waited, wait_future
+from roborefer_ros.sim.arms.kinematics import ARM_JOINTS
+
+from .conftest import UrCell
 
 pytestmark = pytest.mark.graph
 
-DOWN = (1.0, 0.0, 0.0, 0.0)  # TCP z pointing down (x turned half a turn)
-
-
-def _plan(*xyz: tuple[float, float, float], speed: float = 1.0) -> StepPlan:
-    steps = tuple(
-        Step(StepKind.MOVE, Stage.APPROACH, f"move{i}", Transform(p, DOWN), speed)
-        for i, p in enumerate(xyz)
-    )
-    return StepPlan("base_link", steps)
+control_msgs = pytest.importorskip("control_msgs.action")
+FollowJointTrajectory = control_msgs.FollowJointTrajectory
+GripperCommand = control_msgs.GripperCommand
+STATUS_SUCCEEDED, STATUS_CANCELED, STATUS_ABORTED = 4, 5, 6  # action_msgs/GoalStatus
 
 
 class _Watch:
-    """Counts camera frames (with their wall times) and keeps the TF it saw."""
+    """Counts camera frames (with their wall times), keeps the TF and the joint states it saw."""
 
     def __init__(self, graph: GraphClient) -> None:
+        from roborefer_ros.ros.tf import TF_QOS, TF_STATIC_QOS
+
         self.lock = threading.Lock()
         self.frames: dict[str, list[float]] = {"color": [], "depth": [], "info": []}
         self.encodings: set[str] = set()
         self.dynamic: dict[str, Any] = {}
         self.static: dict[str, Any] = {}
+        self.joints: JointState | None = None
         node = graph.node
         node.create_subscription(Image, "/cam/color/image_raw", self._seen("color"), 5)
         node.create_subscription(
@@ -60,6 +59,7 @@ class _Watch:
         node.create_subscription(CameraInfo, "/cam/color/camera_info", self._seen("info"), 5)
         node.create_subscription(TFMessage, "/tf", self._on_tf, TF_QOS)
         node.create_subscription(TFMessage, "/tf_static", self._on_static, TF_STATIC_QOS)
+        node.create_subscription(JointState, "/joint_states", self._on_joints, 10)
 
     def _seen(self, what: str) -> Any:
         def callback(msg: Any) -> None:
@@ -80,90 +80,148 @@ class _Watch:
             for t in msg.transforms:
                 self.static[t.child_frame_id] = t
 
+    def _on_joints(self, msg: JointState) -> None:
+        with self.lock:
+            self.joints = msg
+
     def count(self, what: str, t0: float, t1: float) -> int:
         with self.lock:
             return sum(1 for t in self.frames[what] if t0 <= t <= t1)
 
-
-@pytest.fixture(scope="module")
-def sim_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
-    log = tmp_path_factory.mktemp("sim_node") / "sim_node.log"
-    args = [
-        "--ros-args",
-        "-r",
-        "__node:=sim_node",
-        "-p",
-        "seed:=13",
-        "-p",
-        "realtime:=true",  # a motion lasts long enough to count frames and to cancel
-        "-p",
-        "rate_hz:=10.0",
-        "-r",
-        "color/image_raw:=/cam/color/image_raw",
-        "-r",
-        "color/camera_info:=/cam/color/camera_info",
-        "-r",
-        "aligned_depth_to_color/image_raw:=/cam/aligned_depth_to_color/image_raw",
-    ]
-    proc = NodeProcess("roborefer_ros.tools.sim_node", args, int(os.environ["ROS_DOMAIN_ID"]), log)
-    yield proc
-    assert proc.stop() == 0, proc.log()[-3000:]
+    def arm_q(self) -> list[float]:
+        with self.lock:
+            assert self.joints is not None
+            by_name = dict(zip(self.joints.name, self.joints.position, strict=True))
+        return [by_name[j] for j in ARM_JOINTS]
 
 
-@pytest.fixture
-def graph() -> Iterator[GraphClient]:
-    client = GraphClient(f"sim_test_{os.getpid()}")
-    yield client
-    client.close()
+def _trajectory_goal(start: list[float], *points: tuple[float, list[float]]) -> Any:
+    """A FollowJointTrajectory goal through (time, positions) points."""
+    goal = FollowJointTrajectory.Goal()
+    goal.trajectory.joint_names = list(ARM_JOINTS)
+    for t, q in points:
+        ns = round(t * 1e9)
+        goal.trajectory.points.append(
+            JointTrajectoryPoint(
+                positions=[float(v) for v in q],
+                time_from_start=Duration(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000),
+            )
+        )
+    return goal
 
 
-def test_camera_tf_and_a_plan_with_the_camera_live_then_a_cancel(
-    sim_node: NodeProcess, graph: GraphClient
+def _send(client: Any, goal: Any, timeout_s: float = 60.0, cancel_after_s: float = -1.0) -> Any:
+    """Send a goal, optionally cancel it after ``cancel_after_s``; the wrapped result."""
+    sent = client.send_goal_async(goal)
+    assert wait_future(sent, time.monotonic() + 10.0) is Waited.DONE
+    handle = sent.result()
+    assert handle.accepted
+    done = handle.get_result_async()
+    if cancel_after_s >= 0:
+        time.sleep(cancel_after_s)
+        handle.cancel_goal_async()
+    assert wait_future(done, time.monotonic() + timeout_s) is Waited.DONE
+    return done.result()
+
+
+def _wait_ready(cell: UrCell, watch: _Watch, *clients: Any) -> None:
+    deadline = time.monotonic() + 90.0
+    while True:
+        objects = any(name.startswith("object/") for name in watch.dynamic)
+        if (
+            all(c.server_is_ready() for c in clients)
+            and watch.count("color", 0, math.inf) >= 3
+            and objects
+            and watch.joints is not None
+        ):
+            return
+        assert time.monotonic() < deadline, cell.logs()
+        assert cell.sim.alive(), cell.logs()
+        time.sleep(0.1)
+
+
+def test_camera_tf_joint_states_and_a_trajectory_with_the_camera_live_then_a_cancel(
+    ur5e_cell: UrCell, graph: GraphClient
 ) -> None:
     watch = _Watch(graph)
-    backend = make_execute_steps_backend(BackendContext(graph.node, "base_link"))
-    assert isinstance(backend, ExecuteStepsBackend)
-    assert backend.action_name == "/sim_node/execute_steps"
-    deadline = time.monotonic() + 40.0
-
-    def ready() -> bool:  # server, a few frames and the object frames (TF comes on its own)
-        objects = any(name.startswith("object/") for name in watch.dynamic)
-        return backend.available()[0] and watch.count("color", 0, math.inf) >= 3 and objects
-
-    while not ready():
-        assert time.monotonic() < deadline, sim_node.log()[-3000:]
-        assert sim_node.alive(), sim_node.log()[-3000:]
-        time.sleep(0.1)
+    arm = ActionClient(graph.node, FollowJointTrajectory, TRAJECTORY_ACTION)
+    _wait_ready(ur5e_cell, watch, arm)
     assert watch.encodings == {"16UC1"}
     assert {"camera_link", "camera_color_optical_frame"} <= set(watch.static)
     assert watch.static["camera_link"].header.frame_id == "base_link"
-    objects = [name for name in watch.dynamic if name.startswith("object/")]
-    assert "object/obj4_box" in objects
+    assert "object/obj4_box" in watch.dynamic
+    assert watch.dynamic["tool0"].header.frame_id == "base_link"
+    assert watch.joints is not None
+    assert list(watch.joints.name) == [*ARM_JOINTS, GRIPPER_JOINT]
 
-    # A real plan: the camera keeps publishing while the arm moves.
-    steps: list[tuple[int, str]] = []
+    # A trajectory runs: the camera keeps publishing while the arm moves.
+    q0 = watch.arm_q()
+    target = [q0[0] + 0.4, *q0[1:]]
+    middle = [q0[0] + 0.2, *q0[1:]]
     t0 = time.monotonic()
-    result = backend.execute(
-        _plan((0.45, 0.2, 0.35), (0.45, -0.2, 0.35)), lambda i, s: steps.append((i, s.label))
-    )
+    wrapped = _send(arm, _trajectory_goal(q0, (1.0, middle), (2.0, target)))
     t1 = time.monotonic()
-    assert result.status is ExecutionStatus.SUCCEEDED, result.message
-    assert steps == [(0, "move0"), (1, "move1")]
-    assert len(result.step_durations_s) == 2 and all(d > 0 for d in result.step_durations_s)
-    moving_s = t1 - t0
-    rate = watch.count("color", t0, t1) / moving_s
-    print(f"camera {rate:.1f} Hz while the arm moved for {moving_s:.1f} s")
-    assert rate >= 1.0, f"{rate:.1f} Hz while moving for {moving_s:.1f} s"
+    assert wrapped.status == STATUS_SUCCEEDED, wrapped.result.error_string
+    assert wrapped.result.error_code == FollowJointTrajectory.Result.SUCCESSFUL
+    time.sleep(0.3)
+    assert max(abs(a - b) for a, b in zip(watch.arm_q(), target, strict=True)) < 0.02
+    rate = watch.count("color", t0, t1) / (t1 - t0)
+    print(f"camera {rate:.1f} Hz while the arm moved for {t1 - t0:.1f} s")
+    assert rate >= 1.0, f"{rate:.1f} Hz while moving for {t1 - t0:.1f} s"
 
-    # A cancel is forwarded: the arm stops within a control period.
-    cancel = threading.Event()
-    threading.Timer(0.5, cancel.set).start()
-    result = backend.execute(_plan((0.45, 0.2, 0.35), speed=0.05), cancelled=cancel.is_set)
-    assert result.status is ExecutionStatus.CANCELED, result.message
+    # A cancel stops the arm where it is.
+    back = [q0[0] - 0.4, *q0[1:]]
+    wrapped = _send(arm, _trajectory_goal(target, (10.0, back)), cancel_after_s=1.0)
+    assert wrapped.status == STATUS_CANCELED
+    time.sleep(0.3)  # the last joint states of the motion arrive
+    stopped = watch.arm_q()
+    time.sleep(0.5)
+    assert max(abs(a - b) for a, b in zip(watch.arm_q(), stopped, strict=True)) < 0.003
+    assert target[0] - 0.01 > stopped[0] > back[0] + 0.1  # stopped on the way
 
-    # A plan the simulation refuses comes back as REJECTED, naming the frame.
-    refused = backend.execute(StepPlan("map", _plan((0.45, 0.2, 0.35)).steps))
-    assert refused.status is ExecutionStatus.REJECTED and "'map'" in refused.message
+
+def test_a_trajectory_the_arm_cannot_follow_aborts_naming_the_path_tolerance(
+    ur5e_cell: UrCell, graph: GraphClient
+) -> None:
+    watch = _Watch(graph)
+    arm = ActionClient(graph.node, FollowJointTrajectory, TRAJECTORY_ACTION)
+    _wait_ready(ur5e_cell, watch, arm)
+    q0 = watch.arm_q()
+    jump = [q0[0] + 1.0, *q0[1:]]  # a radian in 50 ms: no servo follows that
+    wrapped = _send(arm, _trajectory_goal(q0, (0.05, jump), (0.5, jump)))
+    assert wrapped.status == STATUS_ABORTED
+    assert wrapped.result.error_code == FollowJointTrajectory.Result.PATH_TOLERANCE_VIOLATED
+    assert "shoulder_pan_joint" in wrapped.result.error_string
+    # joints the goal lists must be the controller's
+    bad = _trajectory_goal(q0, (1.0, q0))
+    bad.trajectory.joint_names = ["a", "b", "c", "d", "e", "f"]
+    wrapped = _send(arm, bad)
+    assert wrapped.result.error_code == FollowJointTrajectory.Result.INVALID_JOINTS
+
+
+def test_the_gripper_reaches_closed_on_nothing_and_opens(
+    ur5e_cell: UrCell, graph: GraphClient
+) -> None:
+    watch = _Watch(graph)
+    gripper = ActionClient(graph.node, GripperCommand, GRIPPER_ACTION)
+    _wait_ready(ur5e_cell, watch, gripper)
+    goal = GripperCommand.Goal()
+    goal.command.position, goal.command.max_effort = 0.8, 50.0
+    closed = _send(gripper, goal).result
+    assert closed.reached_goal and not closed.stalled
+    assert closed.position > 0.75
+    goal.command.position = 0.0
+    opened = _send(gripper, goal).result
+    assert opened.reached_goal and opened.position < 0.05
+
+
+def _plan(*xyz: tuple[float, float, float]) -> StepPlan:
+    down = (1.0, 0.0, 0.0, 0.0)
+    steps = tuple(
+        Step(StepKind.MOVE, Stage.APPROACH, f"move{i}", Transform(p, down), 1.0)
+        for i, p in enumerate(xyz)
+    )
+    return StepPlan("base_link", steps)
 
 
 def test_no_sim_node_is_unavailable_naming_it(graph: GraphClient) -> None:

@@ -84,6 +84,7 @@ def test_dex3_lifts_the_object_by_contacts_only() -> None:
             T_torso_from_base @ backend.object_pose(obj.name),
             robot="g1",
             pick_ray=tuple(T_torso_from_base.rotate(ray / np.linalg.norm(ray)).tolist()),
+            geometry="truth",  # contacts are tested here, not perception
         )
         plan = sim_episode.grasp_plan(targets)
         pick_only = StepPlan(plan.frame, plan.steps[:4], plan.object_half_height_m)

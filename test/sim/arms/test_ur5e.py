@@ -140,6 +140,7 @@ def test_pick_and_place_with_real_finger_contacts(scene: SimScene, backend: SimA
             backend.object_pose(obj.name),
             others,
             pick_ray=(0.0, 0.0, -1.0),
+            geometry="truth",  # contacts are tested here, not perception
         )
     )
     bodies = {int(scene.model.body(o.name).id) for o in scene.spec.objects}

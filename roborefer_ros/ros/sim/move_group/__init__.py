@@ -1,0 +1,1 @@
+"""The simulated move_group (simulation instrumentation; see node.py)."""

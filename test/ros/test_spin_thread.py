@@ -1,0 +1,83 @@
+"""A private listener thread (SpinThread: TF, camera streams) outlives a callback that raises: the
+error is logged and later messages are still delivered (the thread used to end silently)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+
+import pytest
+import rclpy
+from rclpy.context import Context
+from std_msgs.msg import String
+
+from roborefer_ros.ros.graph import GraphClient
+from roborefer_ros.ros.spin_thread import SpinThread, private_node_kwargs
+
+
+@pytest.fixture
+def context() -> Iterator[Context]:
+    ctx = Context()
+    rclpy.init(context=ctx)
+    yield ctx
+    rclpy.shutdown(context=ctx)
+
+
+@pytest.mark.graph
+def test_a_callback_that_raises_does_not_end_the_thread(
+    context: Context, graph: GraphClient
+) -> None:
+    topic = f"/spin_thread_test_{os.getpid()}"
+    seen: list[str] = []
+
+    def callback(msg: String) -> None:
+        if msg.data == "bad":
+            raise ValueError("a bad message")
+        seen.append(msg.data)
+
+    listener = SpinThread(f"spin_thread_test_{os.getpid()}", context=context)
+    try:
+        listener.node.create_subscription(String, topic, callback, 10)
+        publisher = graph.node.create_publisher(String, topic, 10)
+        deadline = time.monotonic() + 10.0
+        while publisher.get_subscription_count() < 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        for data in ("bad", "good", "bad", "later"):
+            publisher.publish(String(data=data))
+            time.sleep(0.05)
+        deadline = time.monotonic() + 10.0
+        while seen != ["good", "later"]:
+            assert time.monotonic() < deadline, seen
+            time.sleep(0.05)
+        assert listener.alive and listener.callback_errors == 2
+    finally:
+        listener.close()
+    assert not listener.alive
+
+
+def test_a_private_node_keeps_the_parents_namespace_and_remaps_but_not_its_name(
+    context: Context,
+) -> None:
+    """``-r __node:=refer_node`` given to the process renamed the private TF node to the
+    parent's name too: rcl then warned "Publisher already registered" on every start."""
+    from rclpy.node import Node
+
+    parent = Node(
+        "parent",
+        namespace="/robot",
+        context=context,
+        cli_args=["--ros-args", "-r", "/tf:=/robot/tf"],
+    )
+    try:
+        kwargs = private_node_kwargs(parent, ("/tf",))
+        assert kwargs["use_global_arguments"] is False and kwargs["namespace"] == "/robot"
+        child = Node("parent_tf_listener", context=context, **kwargs)
+        try:
+            assert child.get_fully_qualified_name() == "/robot/parent_tf_listener"
+            assert child.resolve_topic_name("/tf") == "/robot/tf"
+        finally:
+            child.destroy_node()
+    finally:
+        parent.destroy_node()
