@@ -14,13 +14,14 @@ aligned_depth_to_color, camera_info under camera_ns) and the objects on TF (``ob
 the UR5e cell serves ur_robot_driver's and the Robotiq driver's interfaces and
 ``launch/sim_ur5e_cell.launch.py`` adds sim_move_group (simulation instrumentation serving
 move_group's), so config/ur5.yaml (``manipulation_backend: moveit``) runs unchanged; the G1
-serves ExecuteSteps (``launch/sim_g1_cell.launch.py`` adds nothing). The nodes get
-``robot_params_file`` (config/ur5.yaml, config/g1.yaml) with ``config/sim_<robot>.yaml`` over it:
-that overlay holds every difference between the simulated and the real robot. The refer node's
-backend is the real model path by default (roborefer_http at model_url), as on the robot. Chosen
-explicitly, the ground_truth backend (test instrumentation, not a model) answers from a referring
-file of the scene's static camera: the default is the one for seed 3 and the robot
-(``data/sim/``, relative to a source checkout); write one for another seed with ``python -m
+serves unitree_ros2's topics (/lowstate, /arm_sdk, the Dex3's), so config/g1.yaml
+(``manipulation_backend: g1``) does too (``launch/sim_g1_cell.launch.py`` adds nothing). The
+nodes get ``robot_params_file`` (config/ur5.yaml, config/g1.yaml) with ``config/sim_<robot>.yaml``
+over it: that overlay holds every difference between the simulated and the real robot. The
+refer node's backend is the real model path by default (roborefer_http at model_url), as on the
+robot. Chosen explicitly, the ground_truth backend (test instrumentation, not a model) answers
+from a referring file of the scene's static camera: the default is the one for seed 3 and the
+robot (``data/sim/``, relative to a source checkout); write one for another seed with ``python -m
 roborefer_ros.tools.sim_referring --seed N --robot R FILE``. use_sim_time:=true makes sim_node
 publish /clock from the physics time.
 """

@@ -1,6 +1,7 @@
-"""The simulated G1 cell: sim_node (launch/sim_node.launch.py; it serves the arm's ExecuteSteps
-action itself). Included by launch/sim.launch.py robot:=g1; the arguments of sim_node.launch.py
-(seed, realtime, camera_ns, use_sim_time, params_file) pass through.
+"""The simulated G1 cell: sim_node (launch/sim_node.launch.py; it serves the G1's unitree_hg
+topics itself, which pick_place_node's g1 backend drives). Included by launch/sim.launch.py
+robot:=g1; the arguments of sim_node.launch.py (seed, realtime, camera_ns, use_sim_time,
+params_file) pass through.
 """
 
 from launch.actions import IncludeLaunchDescription

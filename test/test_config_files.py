@@ -53,13 +53,12 @@ def test_the_check_catches_a_typo_and_a_mistyped_value(tmp_path: Path) -> None:
 def test_pick_place_defaults_file_matches_the_declared_parameters() -> None:
     from roborefer_ros.ros.pick_place.moveit_backend import MOVEIT_PARAMETERS
     from roborefer_ros.ros.pick_place.params import PICK_PLACE_PARAMETERS
-    from roborefer_ros.ros.pick_place.sim_backend import SIM_CLIENT_PARAMETERS
 
     params = _node_parameters(ROOT / "config" / "pick_place_node.yaml")
 
     def plain(value: object) -> object:
         return list(value) if isinstance(value, tuple) else value
 
-    # the node's own and those of its moveit and sim backends (config/g1.yaml has the g1's)
-    declared = PICK_PLACE_PARAMETERS + MOVEIT_PARAMETERS + SIM_CLIENT_PARAMETERS
+    # the node's own and those of its moveit backend (config/g1.yaml has the g1's)
+    declared = PICK_PLACE_PARAMETERS + MOVEIT_PARAMETERS
     assert params == {spec.name: plain(spec.default) for spec in declared}

@@ -350,8 +350,12 @@ def train(
     config: TrainConfig,
     log: Log = print,
     validation: SampleSet | None = None,
+    checkpoint: Callable[[int], None] | None = None,
 ) -> None:
-    """Train ``network`` in place for ``config.steps`` steps, logging progress."""
+    """Train ``network`` in place for ``config.steps`` steps, logging progress.
+
+    ``checkpoint(step)`` runs after each validation, so a stopped run still leaves weights.
+    """
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
@@ -397,6 +401,8 @@ def train(
             (step + 1) % config.validate_every == 0 or step + 1 == config.steps
         ):
             log(f"validation at step {step + 1}: {validate(network, validation).line()}")
+            if checkpoint is not None and step + 1 < config.steps:
+                checkpoint(step + 1)
 
 
 @torch.inference_mode()

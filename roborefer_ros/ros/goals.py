@@ -1,5 +1,6 @@
-"""How the package's action servers end a goal and log its outcome (Refer, PickPlace,
-ExecuteSteps): one rule, so every server answers a cancel the same way."""
+"""How the package's action servers end a goal and log its outcome (Refer, PickPlace and the
+simulated cell's MoveIt and driver actions): one rule, so every server answers a cancel the same
+way."""
 
 from __future__ import annotations
 

@@ -28,7 +28,6 @@ from roborefer_ros.ros.params import ParameterSpec
 from roborefer_ros.ros.pick_place.g1_params import G1_PARAMETERS
 from roborefer_ros.ros.pick_place.moveit_backend import MOVEIT_PARAMETERS
 from roborefer_ros.ros.pick_place.params import PICK_PLACE_PARAMETERS
-from roborefer_ros.ros.pick_place.sim_backend import SIM_CLIENT_PARAMETERS
 from roborefer_ros.ros.refer.params import REFER_NODE_PARAMETERS
 from roborefer_ros.ros.sim.move_group.params import SIM_MOVE_GROUP_PARAMETERS
 from roborefer_ros.ros.sim.params import SIM_NODE_PARAMETERS
@@ -41,13 +40,10 @@ ROS2RUN = ROOT / "scripts" / "ros2run"
 #: (sim_move_group stands in for MoveIt's move_group, under its name).
 NODE_NAMES: dict[str, str] = {"sim_move_group": "move_group"}
 #: Parameters declared per node (default name) of this package. pick_place_node also declares
-#: its manipulation backend's (moveit's, sim's or the g1's, the one chosen).
+#: its manipulation backend's (moveit's or the g1's, the one chosen).
 NODE_PARAMETERS: dict[str, tuple[ParameterSpec, ...]] = {
     "refer_node": REFER_NODE_PARAMETERS,
-    "pick_place_node": PICK_PLACE_PARAMETERS
-    + MOVEIT_PARAMETERS
-    + SIM_CLIENT_PARAMETERS
-    + G1_PARAMETERS,
+    "pick_place_node": PICK_PLACE_PARAMETERS + MOVEIT_PARAMETERS + G1_PARAMETERS,
     "sim_node": SIM_NODE_PARAMETERS,
     "move_group": SIM_MOVE_GROUP_PARAMETERS,
 }

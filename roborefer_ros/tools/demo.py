@@ -1,9 +1,8 @@
 """``roborefer-demo``: the whole RefPoint path on a live graph, on the bundled moving-camera bag.
 
-Starts a refer node (by default the ``ground_truth`` backend: test instrumentation that answers
-with the bag's known pixels, so the run needs no model; ``--backend embedded`` runs the small
-pointing network trained in this repository on simulated tabletops, once its weights are built
-with ``make model``),
+Starts a refer node (by default the ``embedded`` backend: the small pointing network trained in
+this repository on simulated tabletops, weights shipped in ``data/models``; ``--backend
+ground_truth`` is test instrumentation that answers with the bag's known pixels instead),
 replays ``data/bags/tabletop_moving`` (a MuJoCo tabletop seen by a camera sweeping about the
 table; scene seed 3, never trained on), asks a handful of its instructions at their own frames,
 prints per instruction the 3D target, the truth, the error and hit/miss (within the query's
@@ -82,9 +81,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--backend",
-        default="ground_truth",
-        help="refer node backend (default ground_truth: the bag's known answers, test "
-        "instrumentation; embedded: the sim-trained network, weights from make model)",
+        default="embedded",
+        help="refer node backend (default embedded: the network trained here on simulated "
+        "tabletops; ground_truth: the bag's known answers, test instrumentation)",
     )
     parser.add_argument(
         "--param",
@@ -325,9 +324,10 @@ def write_report(out: Path, rows: list[DemoRow], elapsed_s: float, backend: str,
         "stamp - not a model's accuracy)."
         if backend == "ground_truth"
         else "`embedded` backend: the small pointing network trained in this repository on "
-        "simulated tabletops (seeds 10000-19999; this bag's scene, seed 3, was never trained on) "
-        "finds each target in the image; a hit is a target within the query's tolerance of the "
-        "truth. Not meant for real camera images: on a robot use RoboRefer (`roborefer_http`)."
+        "simulated tabletops (scene seeds 10000-10774; this bag's scene, seed 3, was never "
+        "trained on) finds each target in the image; a hit is a target within the query's "
+        "tolerance of the truth. Not meant for real camera images: on a robot use RoboRefer "
+        "(`roborefer_http`)."
         if backend == "embedded"
         else f"`{backend}` backend."
     )

@@ -38,10 +38,6 @@ def _parameter_table(node: str) -> str:
         from roborefer_ros.ros.pick_place.moveit_backend import MOVEIT_PARAMETERS
 
         return markdown_table(MOVEIT_PARAMETERS)
-    if node == "sim_client":
-        from roborefer_ros.ros.pick_place.sim_backend import SIM_CLIENT_PARAMETERS
-
-        return markdown_table(SIM_CLIENT_PARAMETERS)
     if node == "move_group":
         from roborefer_ros.ros.sim.move_group.params import SIM_MOVE_GROUP_PARAMETERS
 
@@ -85,7 +81,6 @@ BLOCKS: dict[str, dict[str, Callable[[], str]]] = {
         "refer-node-parameters": lambda: _parameter_table("refer_node"),
         "pick-place-parameters": lambda: _parameter_table("pick_place_node"),
         "moveit-parameters": lambda: _parameter_table("moveit"),
-        "sim-client-parameters": lambda: _parameter_table("sim_client"),
         "g1-parameters": lambda: _parameter_table("g1"),
         "sim-node-parameters": lambda: _parameter_table("sim_node"),
         "sim-move-group-parameters": lambda: _parameter_table("move_group"),

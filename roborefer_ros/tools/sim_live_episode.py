@@ -19,6 +19,7 @@ import dataclasses
 import os
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +60,9 @@ ROBOT_CONFIGS = {"ur5e": ("ur5.yaml", "sim_ur5e.yaml"), "g1": ("g1.yaml", "sim_g
 REFER_SERVICE = "/refer_node/refer"
 POSE_WAIT_S = 15.0  # beyond rest_s, for a TF stamped after the rest to arrive
 MODEL_NOT_LOADED = "model not loaded:"  # how the refer node's answers start while it cannot load
+PROBE_TIMEOUT_S = 8.0  # one refer probe; it is asked again after that (requests can be lost)
+GOAL_SENDS = 3  # PickPlace goal sends under one goal id
+GOAL_ANSWER_S = 5.0  # wait for the server's accept/reject per send
 SETUP_FAILED_GRACE_S = 1.0  # SIGINT-to-SIGKILL when the episode could not even start
 
 
@@ -240,6 +244,7 @@ class _Observer:
         self.pick_place: Any = ActionClient(self.node, PickPlace, ACTION)
         # the arm's interface: move_group's action (UR5e) or the G1's state stream
         self.arm_seen = threading.Event()
+        self._arm_watch: Any = None
         if MANIPULATION_BACKENDS[robot] == "moveit":
             from moveit_msgs.action import MoveGroup
 
@@ -251,7 +256,7 @@ class _Observer:
             from unitree_hg.msg import LowState
 
             state_qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
-            self.node.create_subscription(
+            self._arm_watch = self.node.create_subscription(
                 LowState, LOWSTATE_TOPIC, lambda _raw: self.arm_seen.set(), state_qos, raw=True
             )
             self.arm_name = LOWSTATE_TOPIC
@@ -261,6 +266,13 @@ class _Observer:
         self.node.create_subscription(
             CameraInfo, f"{CAMERA_NS}/color/camera_info", self._on_info, 10
         )
+
+    def stop_watching_arm(self) -> None:
+        """Drop the /lowstate subscription once the arm is seen: 500 callbacks a second in this
+        process would take CPU from the simulated robot for the whole episode."""
+        if self._arm_watch is not None:
+            self.node.destroy_subscription(self._arm_watch)
+            self._arm_watch = None
 
     def _on_tf(self, msg: Any) -> None:
         for t in msg.transforms:
@@ -311,6 +323,43 @@ def _wait(future: Any, timeout_s: float, alive: Callable[[], bool]) -> Any:
     return future.result()
 
 
+def _send_goal(
+    observer: _Observer, goal: Any, feedback: Callable[[Any], None], alive: Callable[[], bool]
+) -> Any:
+    """Send the PickPlace goal, resending it under the same goal id while no answer comes.
+
+    A request sent just after the server was discovered can be lost on a busy machine (the
+    episode then waited for an answer that never came, and the arm never moved). Resending the
+    same id cannot start a second pick: the server refuses an id it already has, which tells
+    that the first one got through, and the episode then follows that goal.
+    """
+    from rclpy.action.client import ClientGoalHandle
+    from unique_identifier_msgs.msg import UUID
+
+    from roborefer_ros.action import PickPlace
+
+    goal_id = UUID(uuid=list(uuid.uuid4().bytes))
+    for attempt in range(GOAL_SENDS):
+        future = observer.pick_place.send_goal_async(
+            goal, feedback_callback=feedback, goal_uuid=goal_id
+        )
+        try:
+            handle = _wait(future, GOAL_ANSWER_S, alive)
+        except EpisodeSetupError:
+            if not alive():
+                raise
+            continue
+        if handle is not None and handle.accepted:
+            return handle
+        if attempt == 0:
+            raise EpisodeSetupError(f"{ACTION} rejected the goal")
+        accepted = PickPlace.Impl.SendGoalService.Response(accepted=True)
+        return ClientGoalHandle(observer.pick_place, goal_id, accepted)
+    raise EpisodeSetupError(
+        f"{ACTION} did not answer the goal ({GOAL_SENDS} sends, {GOAL_ANSWER_S:g} s each)"
+    )
+
+
 def exit_cause(launcher: Launcher, log_path: str) -> str:
     """Which node of the graph exited and the last thing it said (its own error line: "refer_node:
     configuration rejected: unknown backend ..."), for the one-line message of the CLI."""
@@ -358,25 +407,28 @@ def _wait_until_ready(
             raise died()
         missing = [name for name, ready in interfaces if not ready()]
         if observer.refer.service_is_ready():
-            remaining = max(1.0, deadline - time.monotonic())
+            remaining = max(1.0, min(PROBE_TIMEOUT_S, deadline - time.monotonic()))
+            future = observer.refer.call_async(probe)
             try:
-                response = _wait(observer.refer.call_async(probe), remaining, alive)
+                response = _wait(future, remaining, alive)
             except EpisodeSetupError:
                 if not alive():
                     raise died() from None
-                raise
-            if response.success and not missing:
+                observer.refer.remove_pending_request(future)
+                if time.monotonic() <= deadline:
+                    continue  # a request sent just as the service appeared can be lost: ask again
+            if response is not None and response.success and not missing:
                 return
-            if response.message.startswith(MODEL_NOT_LOADED):
+            if response is not None and response.message.startswith(MODEL_NOT_LOADED):
                 # The node keeps retrying its model, but this episode should not wait for it.
                 raise EpisodeSetupError(f"the refer node is not ready: {response.message}")
         if time.monotonic() > deadline:
             if missing:
                 raise EpisodeSetupError(f"{missing[0]} did not appear")
             why = (
-                f"no {REFER_SERVICE} service after {startup_timeout_s:g} s"
+                f"no answer from {REFER_SERVICE} within {startup_timeout_s:g} s"
                 if response is None
-                else response.message
+                else f"its last answer within {startup_timeout_s:g} s: {response.message}"
             )
             raise EpisodeSetupError(f"the refer node is not ready: {why}")
         time.sleep(0.2)
@@ -414,6 +466,7 @@ def run_live_episode(options: LiveOptions, python: str, log: IO[str]) -> LiveRes
 
         try:
             _wait_until_ready(observer, task.pick.prompt, options.startup_timeout_s, alive, died)
+            observer.stop_watching_arm()
         except EpisodeSetupError:
             launcher.grace_s = SETUP_FAILED_GRACE_S  # nothing to finish: do not wait on a build
             raise
@@ -427,11 +480,7 @@ def run_live_episode(options: LiveOptions, python: str, log: IO[str]) -> LiveRes
                 moving.append(time.monotonic())
 
         t_goal = time.monotonic()
-        handle = _wait(
-            observer.pick_place.send_goal_async(goal, feedback_callback=feedback), 10.0, alive
-        )
-        if handle is None or not handle.accepted:
-            raise EpisodeSetupError(f"{ACTION} rejected the goal")
+        handle = _send_goal(observer, goal, feedback, alive)
         response = _wait(handle.get_result_async(), options.goal_timeout_s, alive)
         t_done = time.monotonic()
         result = response.result

@@ -13,8 +13,8 @@ from roborefer_ros.tools.node_cli import StartError, fail, init_rclpy, parse_nod
 PROG = "sim_node"
 DESCRIPTION = (
     "The MuJoCo tabletop as a robot cell: a RealSense-like camera (color/image_raw, "
-    "aligned_depth_to_color/image_raw, color/camera_info), TF, and the ExecuteSteps action "
-    "(~/execute_steps) for the simulated arm."
+    "aligned_depth_to_color/image_raw, color/camera_info), TF, and the simulated robot's "
+    "driver interfaces (the UR5e's trajectory and gripper actions, the G1's unitree_hg topics)."
 )
 
 

@@ -198,7 +198,7 @@ def _setup_failed(args: argparse.Namespace, err: object) -> int:
                     "success": False,
                     "object": "",
                     "place_error_m": None,
-                    "status": "rejected",
+                    "status": "setup_failed",
                     "message": str(err),
                 }
             )

@@ -166,23 +166,38 @@ def _train(
     network = PointingNetwork(NetworkConfig())
     config = TrainConfig(steps=args.steps, batch=args.batch, seed=args.seed)
     started = time.monotonic()
-    train(network, data, config, log=lambda line: print(line, flush=True), validation=validation)
+
+    def metadata(steps_done: int) -> dict[str, str]:
+        return {
+            "vocabulary": json.dumps(vocabulary()),
+            "command": "python -m roborefer_ros.tools.train_embedded " + " ".join(sys.argv[1:]),
+            "train_seeds": f"{train_seeds.start}-{train_seeds.stop - 1}",
+            "validation_seeds": f"{validation_seeds.start}-{validation_seeds.stop - 1}",
+            "train_frames": str(data.size),
+            "steps": str(steps_done),
+            "batch": str(config.batch),
+            "seed": str(config.seed),
+            "render_s": f"{render_s:.0f}",
+            "train_s": f"{time.monotonic() - started:.0f}",
+        }
+
+    def checkpoint(step: int) -> None:  # an unfinished run still leaves weights behind
+        partial = args.out.with_name(args.out.stem + ".partial" + args.out.suffix)
+        save_network(partial, network, metadata(step) | {"complete": "false"})
+        network.train()
+        print(f"checkpoint at step {step}: {partial}", flush=True)
+
+    train(
+        network,
+        data,
+        config,
+        log=lambda line: print(line, flush=True),
+        validation=validation,
+        checkpoint=checkpoint,
+    )
     train_s = time.monotonic() - started
     result = validate(network, validation)
-    metadata = {
-        "vocabulary": json.dumps(vocabulary()),
-        "command": "python -m roborefer_ros.tools.train_embedded " + " ".join(sys.argv[1:]),
-        "train_seeds": f"{train_seeds.start}-{train_seeds.stop - 1}",
-        "validation_seeds": f"{validation_seeds.start}-{validation_seeds.stop - 1}",
-        "train_frames": str(data.size),
-        "steps": str(config.steps),
-        "batch": str(config.batch),
-        "seed": str(config.seed),
-        "render_s": f"{render_s:.0f}",
-        "train_s": f"{train_s:.0f}",
-        "validation": result.line(),
-    }
-    save_network(args.out, network.eval(), metadata)
+    save_network(args.out, network.eval(), metadata(config.steps) | {"validation": result.line()})
     size_mb = args.out.stat().st_size / 1e6
     print(f"validation: {result.line()}")
     print(

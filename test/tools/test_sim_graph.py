@@ -51,6 +51,10 @@ def test_sim_launch_resolves_the_ur5e_cell_and_the_nodes_on_the_robots_own_file(
     assert ur5["pick_place_node"]["ros__parameters"]["manipulation_backend"] == "moveit"
 
 
+class SetupFailedError(AssertionError):
+    """The episode's graph never ran a goal (exit 2)."""
+
+
 def _run_live_episode(
     tmp_path: Path, *args: str, must_succeed: bool = True
 ) -> tuple[dict[str, Any], str, float]:
@@ -76,6 +80,8 @@ def _run_live_episode(
     )
     wall_s = time.monotonic() - started
     log = (tmp_path / "nodes.log").read_text()[-4000:]
+    if run.returncode == 2:  # the CLI's set-up failure: no goal ran
+        raise SetupFailedError((run.stdout[-2000:], run.stderr[-2000:], log))
     codes = (0,) if must_succeed else (0, 1)
     assert run.returncode in codes, (run.stdout[-2000:], run.stderr[-2000:], log)
     last = json.loads(run.stdout.strip().splitlines()[-1])
@@ -153,8 +159,8 @@ def test_live_g1_episode_runs_through_the_arm_bridge(tmp_path: Path) -> None:
                 folder, "--robot", "g1", "--seed", str(G1_SEED), must_succeed=False
             )
             break
-        except AssertionError as err:
-            if "no answer within" not in str(err) or attempt == 2:
+        except SetupFailedError:
+            if attempt == 2:
                 raise
     tmp_path = folder
     assert last["object"] == "obj4_cup" and last["manipulation_backend"] == "g1"
@@ -165,7 +171,6 @@ def test_live_g1_episode_runs_through_the_arm_bridge(tmp_path: Path) -> None:
     assert "in torso_link" in log  # the refer node answered in the G1's plan frame
     full = (tmp_path / "nodes.log").read_text()
     assert "g1 arm bridge: /arm_sdk" in full and "backend g1" in full
-    assert "ExecuteSteps" not in full  # the simulator's own executor is not the path
     # sim_node's reports (every 10 s): while the bridge streams /arm_sdk, /lowstate keeps its
     # rate (the issue's floor: 200 Hz wall on 2 cores) and no LowCmd fails its crc
     rates = [

@@ -17,6 +17,13 @@ Invariants every tick (the safety tests check them):
 - targets are clamped to the joint limits minus ``limit_margin_rad``;
 - the weight changes by at most ``dt_s / ramp_in_s`` (up) or ``dt_s / ramp_out_s`` (down).
 
+Motion runs on the robot's clock: each tick advances the desired joints and the weight by the
+time the robot reports since the previous tick (``LowState.tick``, at most ``dt_s``), so when
+the state stream pauses (no new LowState: a simulator that fell behind, a congested link) the
+command waits for the arm instead of running ahead of it and tripping the tracking abort. A
+source without a tick, or whose tick stands still while fresh states arrive, is paced by the
+control period, as before.
+
 The tracking error (max |measured - desired| over the arm joints) is checked in TRACK only: while
 the weight ramps in, the locomotion controller still moves the arms and the desired joints are
 the ones measured at the start.
@@ -85,13 +92,15 @@ class LowStateSample:
     """What the streamer needs of one ``unitree_hg/LowState``.
 
     ``q`` / ``dq``: (35,) motor positions and velocities; ``received_s``: when it arrived, on the
-    caller's clock (the one passed to ``tick``).
+    caller's clock (the one passed to ``tick``); ``tick_ms``: the robot's own millisecond clock
+    (``LowState.tick``; None where the source has none).
     """
 
     q: FloatArray
     dq: FloatArray
     mode_machine: int
     received_s: float
+    tick_ms: int | None = None
 
 
 class Phase(Enum):
@@ -163,6 +172,7 @@ class ArmStreamer:
     _speed_scale: float = 1.0
     _hold_until_s: float = 0.0
     _last_measured: FloatArray | None = None
+    _last_clock: tuple[float, int] | None = None  # (received_s, tick_ms) of the last state
 
     # -- commands from the executor ------------------------------------------------------------
 
@@ -176,6 +186,7 @@ class ArmStreamer:
             self._targets[side] = self.desired[list(side.motor_slots)].copy()
         self.weight = 0.0
         self.abort_reason = ""
+        self._last_clock = None
         self.phase = Phase.RAMP_IN
 
     def set_target(self, side: ArmSide, q: npt.ArrayLike, speed_scale: float = 1.0) -> FloatArray:
@@ -223,8 +234,18 @@ class ArmStreamer:
         return bool(np.max(np.abs(self.arm_desired(side) - self._targets[side])) <= tolerance_rad)
 
     def tracking_error(self, state: LowStateSample) -> float:
-        slots = [s for side in self.chains for s in side.motor_slots]
-        return float(np.max(np.abs(np.asarray(state.q)[slots] - self.desired[slots])))
+        return self.worst_tracking(state)[0]
+
+    def worst_tracking(self, state: LowStateSample) -> tuple[float, str]:
+        """The largest |measured - desired| over the arm joints, and that joint's name."""
+        worst, name = 0.0, ""
+        for side, chain in self.chains.items():
+            slots = list(side.motor_slots)
+            errors = np.abs(np.asarray(state.q)[slots] - self.desired[slots])
+            k = int(np.argmax(errors))
+            if float(errors[k]) > worst or not name:
+                worst, name = float(errors[k]), chain.joint_names[k]
+        return worst, name
 
     # -- the tick -----------------------------------------------------------------------------
 
@@ -236,17 +257,20 @@ class ArmStreamer:
             self._last_measured = np.asarray(state.q, dtype=np.float64).copy()
         self._check(state, now_s)
         cfg = self.config
+        # After an abort the hold and the ramp-out run on the control period: a robot that
+        # stopped reporting must still be handed back.
+        period = self._robot_period(state) if not self.abort_reason else cfg.dt_s
         if self.phase is Phase.RAMP_IN:
-            self.weight = min(1.0, self.weight + cfg.dt_s / cfg.ramp_in_s)
+            self.weight = min(1.0, self.weight + period / cfg.ramp_in_s)
             if self.weight >= 1.0:
                 self.phase = Phase.TRACK
         elif self.phase is Phase.HOLD:
             if now_s >= self._hold_until_s:
                 self.phase = Phase.RAMP_OUT
         elif self.phase is Phase.RAMP_OUT:
-            self.weight = max(0.0, self.weight - cfg.dt_s / cfg.ramp_out_s)
+            self.weight = max(0.0, self.weight - period / cfg.ramp_out_s)
         if self.phase in (Phase.TRACK, Phase.HOLD, Phase.RAMP_OUT):
-            self._step_desired()
+            self._step_desired(period)
         command = self._command()
         if self.phase is Phase.RAMP_OUT and self.weight <= 0.0:
             self.phase = Phase.DONE
@@ -272,15 +296,30 @@ class ArmStreamer:
                 now_s,
             )
         elif self.phase is Phase.TRACK:
-            error = self.tracking_error(state)
+            error, joint = self.worst_tracking(state)
             if error > cfg.tracking_error_rad:
                 self.abort(
-                    f"tracking error {error:.3f} rad exceeds {cfg.tracking_error_rad:.3f} rad",
+                    f"tracking error {error:.3f} rad exceeds {cfg.tracking_error_rad:.3f} rad "
+                    f"({joint})",
                     now_s,
                 )
 
-    def _step_desired(self) -> None:
-        limit = self.config.v_max_rad_s * self.config.dt_s
+    def _robot_period(self, state: LowStateSample | None) -> float:
+        """Seconds the robot advanced since the previous tick, in [0, dt_s] (module docstring):
+        0 when no new state came; ``dt_s`` without a usable tick."""
+        dt = self.config.dt_s
+        if state is None or state.tick_ms is None:
+            return dt
+        last, self._last_clock = self._last_clock, (state.received_s, state.tick_ms)
+        if last is None:
+            return dt
+        if state.received_s == last[0]:
+            return 0.0
+        elapsed = ((state.tick_ms - last[1]) & 0xFFFFFFFF) * 1e-3  # uint32 ms, wraps
+        return dt if elapsed <= 0.0 else min(elapsed, dt)
+
+    def _step_desired(self, period: float) -> None:
+        limit = self.config.v_max_rad_s * period
         if self.phase is Phase.TRACK:
             limit *= self._speed_scale
         for side, target in self._targets.items():

@@ -95,6 +95,7 @@ def low_state_sample(msg: Any, received_s: float) -> LowStateSample:
         dq=np.array([m.dq for m in motors[:NUM_MOTORS]], dtype=np.float64),
         mode_machine=int(msg.mode_machine),
         received_s=received_s,
+        tick_ms=int(msg.tick),
     )
 
 

@@ -43,7 +43,7 @@ PICK_PLACE_PARAMETERS: tuple[ParameterSpec, ...] = (
     P(
         "manipulation_backend",
         "moveit",
-        "What moves the robot: moveit (UR5 + move_group), sim, g1 or none (dry runs only).",
+        "What moves the robot: moveit (UR5 + move_group), g1 or none (dry runs only).",
     ),
     P("grasp_style", "top_down", "top_down (UR5) or frontal (G1: approach along the plan x)."),
     P("approach_distance_m", 0.10, "Pre-grasp / pre-place distance.", range=(0.0, 1.0)),

@@ -2,17 +2,16 @@
 
 A factory takes a ``BackendContext`` and returns a ``ManipulationBackend``. Built in:
 
-- ``moveit``: ``moveit_backend.make_moveit_backend(context)`` (UR5 + move_group);
-- ``sim``: ``sim_backend.make_execute_steps_backend(context)``: an ExecuteSteps client of sim_node
-  (the MuJoCo arm; the in-process ``sim.arms.factory.make_sim_backend``, which takes a SimScene,
-  is for the batch tools);
-- ``g1``: ``g1_backend.make_g1_backend(context)`` (Unitree G1 arm_sdk bridge);
+- ``moveit``: ``moveit_backend.make_moveit_backend(context)`` (UR5 + move_group; in simulation,
+  the UR5e cell's sim_move_group);
+- ``g1``: ``g1_backend.make_g1_backend(context)`` (Unitree G1 arm_sdk bridge; in simulation,
+  sim_node's G1 speaks the same unitree_hg topics);
 - ``none``: nothing can move (dry runs only).
 
 Each backend declares its own parameters on the node when it is chosen (``MOVEIT_PARAMETERS``,
-``SIM_CLIENT_PARAMETERS``, ``G1_PARAMETERS``). ``sim`` and ``g1`` are imported when asked for; while
-their module is missing (or fails to import) the node still starts and every goal that would move
-answers UNAVAILABLE with the reason. Other backends plug in with ``register_backend``.
+``G1_PARAMETERS``). ``g1`` is imported when asked for; while its module is missing (or fails to
+import) the node still starts and every goal that would move answers UNAVAILABLE with the
+reason. Other backends plug in with ``register_backend``.
 ``BackendContext`` (ROS-free) is re-exported here.
 """
 
@@ -77,9 +76,6 @@ def _moveit(context: BackendContext) -> ManipulationBackend:
 
 _FACTORIES: dict[str, BackendFactory] = {
     "moveit": _moveit,
-    "sim": lazy_backend(
-        "sim", "roborefer_ros.ros.pick_place.sim_backend", "make_execute_steps_backend"
-    ),
     "g1": lazy_backend("g1", "roborefer_ros.ros.pick_place.g1_backend", "make_g1_backend"),
     "none": lambda _context: UnavailableBackend(
         "none", "unavailable: manipulation_backend is 'none' (dry runs only)"

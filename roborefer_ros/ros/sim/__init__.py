@@ -1,1 +1,1 @@
-"""sim_node: the MuJoCo tabletop on the graph, its parameters and the ExecuteSteps messages."""
+"""sim_node: the MuJoCo tabletop on the graph, its parameters and the simulated robots' drivers."""

@@ -206,6 +206,7 @@ def test_abort_on_tracking_error() -> None:
         if loop.streamer.abort_reason:
             break
     assert "tracking error" in loop.streamer.abort_reason
+    assert loop.streamer.abort_reason.endswith("(left_shoulder_pitch_joint)")  # the one that lags
     error = np.max(np.abs(loop.commands[-2].q(ARM_SLOTS) - stuck[list(ARM_SLOTS)]))
     assert error <= CFG.tracking_error_rad + CFG.v_max_rad_s * CFG.dt_s
     loop.until(Phase.DONE, follow=False)
@@ -219,3 +220,107 @@ def test_set_target_only_while_tracking() -> None:
     loop.until(Phase.TRACK)
     with pytest.raises(ValueError, match="7 finite angles"):
         loop.streamer.set_target(ArmSide.LEFT, [np.nan] * 7)
+
+
+# -- motion on the robot's clock (LowState.tick) ---------------------------------------------------
+
+
+class TickedLoop(Loop):
+    """A robot that stamps its states with a millisecond tick and may stop reporting."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tick_ms = 4_294_967_200  # 96 ms before the uint32 wrap: it must not matter
+        self.received = self.t
+
+    def tick(self, follow: bool = True, state_age_s: float = 0.0, mode_machine: int = 5) -> None:
+        self.step(report=True, follow=follow)
+
+    def step(self, report: bool = True, follow: bool = True, robot_ms: int = 20) -> None:
+        """One control tick; with ``report`` the robot advanced ``robot_ms`` and sent a state."""
+        if report:
+            self.tick_ms = (self.tick_ms + robot_ms) & 0xFFFFFFFF
+            self.received = self.t
+        state = LowStateSample(self.q.copy(), np.zeros(NUM_MOTORS), 5, self.received, self.tick_ms)
+        command = self.streamer.tick(state, self.t)
+        self.commands.append(command)
+        if follow and report and command.weight > 0:
+            self.q[list(ARM_SLOTS)] = command.q(ARM_SLOTS)
+        self.t += self.streamer.config.dt_s
+
+
+TARGET = [-0.6, 0.25, 0.0, 0.9, 0.0, 0.0, 0.0]
+
+
+def _left(command: ArmCommand) -> np.ndarray:
+    return np.asarray(command.q(tuple(LEFT)))
+
+
+def test_a_paused_state_stream_pauses_the_motion_instead_of_running_ahead() -> None:
+    ticked, walled = TickedLoop(), Loop()
+    for loop in (ticked, walled):
+        loop.until(Phase.TRACK)
+        loop.streamer.set_target(ArmSide.LEFT, TARGET)
+        for _ in range(5):
+            loop.tick()
+    paused_at = _left(ticked.commands[-1])
+    for _ in range(4):  # 80 ms without a LowState: under the 100 ms stale bound
+        ticked.step(report=False)
+        walled.tick(follow=False)
+        np.testing.assert_allclose(_left(ticked.commands[-1]), paused_at)
+    # paced by the wall clock, the command ran 4 steps ahead of an arm that did not move
+    ahead = np.max(np.abs(_left(walled.commands[-1]) - walled.q[LEFT]))
+    assert ahead == pytest.approx(4 * CFG.v_max_rad_s * CFG.dt_s)
+    assert ticked.streamer.tracking_error(_state(ticked.q, ticked.t)) < 1e-9
+    ticks = 0
+    while not ticked.streamer.reached(ArmSide.LEFT):
+        ticked.tick()
+        ticks += 1
+    assert ticked.streamer.phase is Phase.TRACK and not ticked.streamer.abort_reason
+    np.testing.assert_allclose(_left(ticked.commands[-1]), TARGET)
+    assert _max_step(ticked.commands) <= CFG.v_max_rad_s * CFG.dt_s + 1e-12
+
+
+def test_the_weight_ramp_waits_for_the_robot_too() -> None:
+    loop = TickedLoop()
+    for _ in range(10):
+        loop.tick()
+    weight = loop.commands[-1].weight
+    for _ in range(3):
+        loop.step(report=False)
+        assert loop.commands[-1].weight == weight
+    loop.tick()
+    assert loop.commands[-1].weight == pytest.approx(weight + CFG.dt_s / CFG.ramp_in_s)
+
+
+def test_a_fast_robot_clock_never_moves_the_command_faster_than_v_max() -> None:
+    loop = TickedLoop()
+    loop.until(Phase.TRACK)
+    loop.streamer.set_target(ArmSide.LEFT, TARGET)
+    for _ in range(20):
+        loop.step(robot_ms=100)  # states 100 ms apart: a late control tick
+    assert _max_step(loop.commands) == pytest.approx(CFG.v_max_rad_s * CFG.dt_s)
+
+
+def test_a_tick_that_stands_still_is_no_clock() -> None:
+    """Fresh states whose tick never moves: paced by the control period, as without a tick."""
+    loop = TickedLoop()
+    loop.until(Phase.TRACK)
+    loop.streamer.set_target(ArmSide.LEFT, TARGET)
+    before = _left(loop.commands[-1])
+    for _ in range(5):
+        loop.step(robot_ms=0)
+    moved = np.max(np.abs(_left(loop.commands[-1]) - before))
+    assert moved == pytest.approx(5 * CFG.v_max_rad_s * CFG.dt_s)
+
+
+def test_a_robot_that_stops_reporting_is_still_handed_back() -> None:
+    loop = TickedLoop()
+    loop.until(Phase.TRACK)
+    for _ in range(200):  # no state ever again: the stale abort, the hold, the ramp-out
+        loop.step(report=False)
+        if loop.streamer.phase is Phase.DONE:
+            break
+    assert loop.streamer.phase is Phase.DONE
+    assert "LowState is" in loop.streamer.abort_reason
+    assert loop.commands[-1].weight == 0.0

@@ -94,7 +94,10 @@ def test_bad_values_are_refused_by_name(change, match: str) -> None:
 
 
 def test_registry_names_and_unknown_backend() -> None:
-    assert {"moveit", "sim", "g1", "none"} <= set(backend_names())
+    assert {"moveit", "g1", "none"} <= set(backend_names())
+    assert "sim" not in backend_names()  # removed: the simulated robots use moveit and g1
+    with pytest.raises(ValueError, match="unknown manipulation_backend 'sim'"):
+        make_manipulation_backend("sim", BackendContext(None, "base_link"))
     with pytest.raises(ValueError, match="unknown manipulation_backend 'ur10'; known: "):
         make_manipulation_backend("ur10", BackendContext(None, "base_link"))
 
@@ -137,9 +140,8 @@ def test_a_bad_moveit_setting_is_named() -> None:
 
 def test_each_backend_declares_its_own_parameters_and_only_when_chosen() -> None:
     from roborefer_ros.ros.pick_place.g1_params import G1_PARAMETERS
-    from roborefer_ros.ros.pick_place.sim_backend import SIM_CLIENT_PARAMETERS
 
-    tables = [PICK_PLACE_PARAMETERS, MOVEIT_PARAMETERS, SIM_CLIENT_PARAMETERS, G1_PARAMETERS]
+    tables = [PICK_PLACE_PARAMETERS, MOVEIT_PARAMETERS, G1_PARAMETERS]
     names = [spec.name for table in tables for spec in table]
     assert len(names) == len(set(names))  # no name in two tables
     assert not {s.name for s in MOVEIT_PARAMETERS} & {s.name for s in PICK_PLACE_PARAMETERS}

@@ -2,15 +2,13 @@
 TF (static camera, dynamic object frames, the flange) are published, also while the arm moves;
 /joint_states like ur_robot_driver's; the FollowJointTrajectory controller runs a trajectory,
 stops on a cancel and aborts one the arm cannot follow with the action's error code; the
-Robotiq GripperCommand reports where the fingers stopped. The ``sim`` manipulation backend (the
-ExecuteSteps client, the G1's) says "sim node not running" when there is no server."""
+Robotiq GripperCommand reports where the fingers stopped."""
 
 from __future__ import annotations
 
 import math
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,11 +18,7 @@ from sensor_msgs.msg import CameraInfo, Image, JointState
 from tf2_msgs.msg import TFMessage
 from trajectory_msgs.msg import JointTrajectoryPoint
 
-from roborefer_ros.core.transforms import Transform
-from roborefer_ros.manipulation.backend_context import BackendContext
-from roborefer_ros.manipulation.steps import ExecutionStatus, Stage, Step, StepKind, StepPlan
 from roborefer_ros.ros.graph import GraphClient
-from roborefer_ros.ros.pick_place.sim_backend import ExecuteStepsBackend
 from roborefer_ros.ros.sim.ur_driver import GRIPPER_ACTION, GRIPPER_JOINT, TRAJECTORY_ACTION
 from roborefer_ros.ros.spin_thread import Waited, wait_future
 from roborefer_ros.sim.arms.kinematics import ARM_JOINTS
@@ -213,30 +207,3 @@ def test_the_gripper_reaches_closed_on_nothing_and_opens(
     goal.command.position = 0.0
     opened = _send(gripper, goal).result
     assert opened.reached_goal and opened.position < 0.05
-
-
-def _plan(*xyz: tuple[float, float, float]) -> StepPlan:
-    down = (1.0, 0.0, 0.0, 0.0)
-    steps = tuple(
-        Step(StepKind.MOVE, Stage.APPROACH, f"move{i}", Transform(p, down), 1.0)
-        for i, p in enumerate(xyz)
-    )
-    return StepPlan("base_link", steps)
-
-
-def test_no_sim_node_is_unavailable_naming_it(graph: GraphClient) -> None:
-    backend = ExecuteStepsBackend(graph.node, "/nobody/execute_steps", server_wait_s=0.5)
-    assert backend.available() == (False, backend._unavailable())
-    started = time.monotonic()
-    result = backend.execute(_plan((0.45, 0.2, 0.35)))
-    assert time.monotonic() - started < 5.0
-    assert result.status is ExecutionStatus.UNAVAILABLE
-    assert "sim node not running" in result.message
-    assert "/nobody/execute_steps" in result.message
-
-
-def test_the_registry_points_sim_at_the_client(graph: GraphClient, tmp_path: Path) -> None:
-    from roborefer_ros.ros.pick_place.registry import make_manipulation_backend
-
-    backend = make_manipulation_backend("sim", BackendContext(graph.node, "base_link"))
-    assert isinstance(backend, ExecuteStepsBackend)
