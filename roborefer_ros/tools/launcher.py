@@ -22,8 +22,8 @@ heartbeat at 100 ms, so a lost /tf sample is repaired at once) unless the enviro
 profile already. Every line a process prints is forwarded with a ``[name]`` prefix. Ctrl-C /
 SIGTERM stop all of them (SIGINT, then SIGKILL after a grace period); so does the death of any
 one, and then the exit code is that process's (128 + N if signal N ended it, 1 if it exited 0),
-with a message naming it. At exit, FastDDS shared-memory files that no live process holds are
-removed.
+with a message naming it. When the launcher is made and at exit, FastDDS shared-memory files
+that no live process holds are removed.
 """
 
 from __future__ import annotations
@@ -238,6 +238,15 @@ class Launcher:
         self.children: list[_Child] = []
         self._stop = threading.Event()
         self._lock = threading.Lock()
+        # Files of processes that died without cleaning up (a kill, a crash, or the caller's own
+        # participants, alive when the last graph stopped): a new participant given a dead
+        # one's shared-memory port lost messages for the whole run (the simulated G1's graph
+        # then never got its frames, a refer answer or its goal: docs/reliability.md). Done
+        # here, before the caller starts threads: a participant being created while the files
+        # are scanned would lose its own fresh, not yet held, port file.
+        removed, _ = clean_fastdds_shm()
+        if removed:
+            self.say(f"removed {removed} FastDDS shared-memory file(s) left by ended processes")
 
     def say(self, text: str) -> None:
         with self._lock:

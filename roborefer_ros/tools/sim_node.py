@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C while the scene is built: nothing to clean up yet
         rclpy.try_shutdown()
         return 0
-    return spin_until_shutdown(node, num_threads=4)
+    return spin_until_shutdown(node, num_threads=node.executor_threads)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -135,6 +136,10 @@ def _in_process(args: argparse.Namespace) -> int:
     return 0 if result.success else 1
 
 
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def _live(args: argparse.Namespace) -> int:
     from roborefer_ros.tools.sim_live_episode import (
         EpisodeSetupError,
@@ -144,6 +149,10 @@ def _live(args: argparse.Namespace) -> int:
 
     # Children re-run the ROS wheels' library-path set-up themselves (notes/ros2-from-pypi.md).
     os.environ.pop("_ROS_WHEELS_BOOTSTRAP_COMPLETE", None)
+    # SIGTERM (a batch script's timeout, a kill) unwinds like Ctrl-C, so the graph's processes
+    # (sessions of their own) are stopped: left running, they fed the next episode on the same
+    # domain with another scene's camera.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     options = LiveOptions(
         seed=args.seed,
         robot=args.robot,

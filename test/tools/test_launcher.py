@@ -19,7 +19,7 @@ import pytest
 
 from roborefer_ros.ros.graph import GraphClient, ros_env
 from roborefer_ros.tools.fastdds_shm import held_shm_paths
-from roborefer_ros.tools.launcher import load_specs
+from roborefer_ros.tools.launcher import Launcher, ProcessSpec, load_specs
 
 ROOT = Path(__file__).resolve().parents[2]
 SIM_DEMO = ROOT / "config" / "launch" / "sim_demo.yaml"
@@ -230,3 +230,24 @@ def test_the_readme_realsense_line_starts_cleanly_and_serves_once_the_model_is_u
     assert "/camera/camera/aligned_depth_to_color/image_raw" in text  # realsense-ros's topic
     assert "configuration rejected" not in text and "Traceback" not in text
     assert "already registered" not in text
+
+
+def test_shm_files_left_by_ended_processes_are_removed_before_anything_starts(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A dead participant's port file, reused by a new participant, lost the G1 graph's frames,
+    refer answers and goals; files a live process holds stay."""
+    stale = Path("/dev/shm") / f"fastdds_port_roborefer_test_{os.getpid()}"
+    held = Path("/dev/shm") / f"fastdds_roborefer_test_held_{os.getpid()}"
+    stale.write_bytes(b"\0" * 64)
+    with open(held, "wb") as holder:
+        try:
+            Launcher([ProcessSpec("never_started", ("true",))])
+            assert not stale.exists()
+            assert held.exists()
+            said = capsys.readouterr().err
+            assert "FastDDS shared-memory file(s) left by ended processes" in said
+        finally:
+            stale.unlink(missing_ok=True)
+            holder.close()
+            held.unlink(missing_ok=True)

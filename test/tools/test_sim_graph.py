@@ -120,7 +120,7 @@ def test_sim_launch_robot_g1_picks_the_g1s_frames_grasps_and_referring_file() ->
     overlay = yaml.safe_load((ROOT / "config" / "sim_g1.yaml").read_text())
     assert overlay["refer_node"]["ros__parameters"] == {}
     sim_only = overlay["pick_place_node"]["ros__parameters"]
-    assert set(sim_only) == {"refer_timeout_s", "g1_state_timeout_s"}
+    assert set(sim_only) == {"refer_timeout_s"}
     pick_values = {**robot["pick_place_node"]["ros__parameters"], **sim_only}
     assert pick_values["manipulation_backend"] == "g1"
     grasp = read_config({**default_values(), **pick_values}).grasp
@@ -146,12 +146,12 @@ def test_the_g1_graph_runs_the_robots_file_through_its_arm_bridge(tmp_path: Path
 def test_live_g1_episode_runs_through_the_arm_bridge(tmp_path: Path) -> None:
     """The G1 through its arm bridge: pick_place_node's ``g1`` backend streams /arm_sdk and the
     Dex3 commands to sim_node's motors and reads /lowstate; sim_node measures its rates. The
-    episode's success is not asserted: through the bridge the simulated G1 succeeds on 20 of
-    seeds 0-49 (docs/simulation.md), this seed among them but not every time (a tracking or
-    stale-state abort at the bridge's bounds); the test proves the path and the safety rules."""
+    episode's success is not asserted: through the bridge the simulated G1 succeeds on 25 of
+    seeds 0-49 (docs/simulation.md), this seed among them, but the suite runs it on a loaded
+    machine with the tests' Fast DDS settings, where a bridge abort is a correct outcome; the
+    test proves the path and the safety rules."""
     for attempt in range(3):
-        # A goal that never reaches pick_place_node (a known, open defect of the G1 graph on
-        # these 2 cores: docs/simulation.md) is a set-up failure, exit 2: asked again.
+        # A set-up failure (exit 2: no goal ran) is asked again; none in the last 50-seed batch.
         folder = tmp_path / f"attempt{attempt}"
         folder.mkdir()
         try:
@@ -280,3 +280,42 @@ def test_the_episode_judges_a_pose_stamped_after_the_rest_not_the_newest_receive
         assert pose is not None and pose.translation[2] == pytest.approx(0.04)
     finally:
         observer.close()
+
+
+@pytest.mark.graph
+def test_a_terminated_episode_stops_its_graph(tmp_path: Path) -> None:
+    """SIGTERM (a batch's timeout, a kill) unwinds the CLI: the graph's processes, sessions of
+    their own, must not outlive it (left running, they fed the next episode on the same domain
+    with another scene's camera)."""
+    out = tmp_path / "cli.out"
+    with open(out, "wb") as sink:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "roborefer_ros.tools.sim_pickplace",
+                "--seed",
+                str(EPISODE_SEED),
+                "--log",
+                str(tmp_path / "nodes.log"),
+            ],
+            env=ros_env(int(os.environ["ROS_DOMAIN_ID"])),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 60.0
+        while len(_child_pids(out)) < 4:  # sim_node, refer, pick_place, move_group
+            assert proc.poll() is None and time.monotonic() < deadline, out.read_text()[-2000:]
+            time.sleep(0.2)
+        children = _child_pids(out)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) != 0
+        deadline = time.monotonic() + 10.0
+        while any(_alive(pid) for pid in children.values()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [name for name, pid in children.items() if _alive(pid)], children
+    finally:
+        _kill_all(proc, out)
