@@ -171,7 +171,12 @@ def spin_until_signal(node: Any, num_threads: int, drain_s: float = 3.0) -> int:
     from rclpy.executors import MultiThreadedExecutor
 
     stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in _STOP_SIGNALS}
+    previous: dict[signal.Signals, Any] = {}
+    try:
+        for sig in _STOP_SIGNALS:
+            previous[sig] = signal.signal(sig, lambda *_: stop.set())
+    except KeyboardInterrupt:  # Ctrl-C just before this handler was in place: stop at once
+        stop.set()
     executor = MultiThreadedExecutor(num_threads=num_threads)
     executor.add_node(node)
 

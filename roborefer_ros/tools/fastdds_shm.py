@@ -9,9 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from pathlib import Path
 
 SHM = Path("/dev/shm")
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return float("inf")  # gone already: not a candidate
 
 
 def held_shm_paths() -> set[str]:
@@ -32,11 +40,15 @@ def held_shm_paths() -> set[str]:
     return held
 
 
-def clean_fastdds_shm(shm: Path = SHM) -> tuple[int, int]:
-    """(removed, found): FastDDS files found in ``shm`` and how many of them were removed."""
+def clean_fastdds_shm(shm: Path = SHM, min_age_s: float = 0.0) -> tuple[int, int]:
+    """(removed, found): FastDDS files found in ``shm`` and how many of them were removed.
+
+    ``min_age_s``: leave files modified more recently: a participant starting in another
+    process creates its file a moment before it maps it, and must not lose it."""
     if not shm.is_dir():
         return 0, 0
-    candidates = [p for p in shm.iterdir() if "fastdds" in p.name]
+    newest = time.time() - min_age_s
+    candidates = [p for p in shm.iterdir() if "fastdds" in p.name and _mtime(p) <= newest]
     if not candidates:
         return 0, 0
     held = held_shm_paths()

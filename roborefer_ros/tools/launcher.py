@@ -225,6 +225,9 @@ class _Child:
         self._thread.join(timeout=timeout_s)
 
 
+STALE_SHM_AGE_S = 2.0  # an unheld Fast DDS file this old belongs to no starting participant
+
+
 class Launcher:
     """Starts processes, watches them, and stops them all together."""
 
@@ -242,9 +245,10 @@ class Launcher:
         # participants, alive when the last graph stopped): a new participant given a dead
         # one's shared-memory port lost messages for the whole run (the simulated G1's graph
         # then never got its frames, a refer answer or its goal: docs/reliability.md). Done
-        # here, before the caller starts threads: a participant being created while the files
-        # are scanned would lose its own fresh, not yet held, port file.
-        removed, _ = clean_fastdds_shm()
+        # here, before the caller starts threads, and only files untouched for a while: a
+        # participant being created (here or in another process) while the files are scanned
+        # would lose its own fresh, not yet held, port file.
+        removed, _ = clean_fastdds_shm(min_age_s=STALE_SHM_AGE_S)
         if removed:
             self.say(f"removed {removed} FastDDS shared-memory file(s) left by ended processes")
 

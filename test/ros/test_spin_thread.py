@@ -81,3 +81,41 @@ def test_a_private_node_keeps_the_parents_namespace_and_remaps_but_not_its_name(
             child.destroy_node()
     finally:
         parent.destroy_node()
+
+
+_CTRL_C_BEFORE_THE_HANDLER = """
+import signal, sys
+import rclpy
+from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
+from roborefer_ros.ros import spin_thread
+
+rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
+node = Node("ctrl_c_before_the_handler")
+real = signal.signal
+def interrupted(sig, handler):  # Ctrl-C lands while the handlers are being installed
+    spin_thread.signal.signal = real
+    raise KeyboardInterrupt
+spin_thread.signal.signal = interrupted
+code = spin_thread.spin_until_signal(node, 2, drain_s=0.1)
+print("exit", code, "context ok", rclpy.ok())
+"""
+
+
+def test_ctrl_c_just_before_the_spin_handles_it_stops_cleanly() -> None:
+    """A node whose 'active: serving' line was just printed, stopped at once (a launcher's
+    Ctrl-C), died with a KeyboardInterrupt traceback and exit -2."""
+    import subprocess
+    import sys
+
+    from roborefer_ros.ros.graph import ros_env
+
+    done = subprocess.run(
+        [sys.executable, "-c", _CTRL_C_BEFORE_THE_HANDLER],
+        env=ros_env(int(os.environ["ROS_DOMAIN_ID"])),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "exit 0 context ok False" in done.stdout, done.stdout + done.stderr[-2000:]

@@ -239,15 +239,20 @@ def test_shm_files_left_by_ended_processes_are_removed_before_anything_starts(
     refer answers and goals; files a live process holds stay."""
     stale = Path("/dev/shm") / f"fastdds_port_roborefer_test_{os.getpid()}"
     held = Path("/dev/shm") / f"fastdds_roborefer_test_held_{os.getpid()}"
+    fresh = Path("/dev/shm") / f"fastdds_port_roborefer_test_fresh_{os.getpid()}"
     stale.write_bytes(b"\0" * 64)
+    an_hour_ago = time.time() - 3600
+    os.utime(stale, (an_hour_ago, an_hour_ago))
+    fresh.write_bytes(b"\0" * 64)  # a participant starting elsewhere, not mapped yet
     with open(held, "wb") as holder:
         try:
             Launcher([ProcessSpec("never_started", ("true",))])
             assert not stale.exists()
-            assert held.exists()
+            assert held.exists() and fresh.exists()
             said = capsys.readouterr().err
             assert "FastDDS shared-memory file(s) left by ended processes" in said
         finally:
             stale.unlink(missing_ok=True)
+            fresh.unlink(missing_ok=True)
             holder.close()
             held.unlink(missing_ok=True)
