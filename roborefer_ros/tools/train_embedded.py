@@ -184,7 +184,6 @@ def _train(
     def checkpoint(step: int) -> None:  # an unfinished run still leaves weights behind
         partial = args.out.with_name(args.out.stem + ".partial" + args.out.suffix)
         save_network(partial, network, metadata(step) | {"complete": "false"})
-        network.train()
         print(f"checkpoint at step {step}: {partial}", flush=True)
 
     train(

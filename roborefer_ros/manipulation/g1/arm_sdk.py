@@ -233,9 +233,6 @@ class ArmStreamer:
         """The desired joints of ``side`` are at the target (the measured ones may lag)."""
         return bool(np.max(np.abs(self.arm_desired(side) - self._targets[side])) <= tolerance_rad)
 
-    def tracking_error(self, state: LowStateSample) -> float:
-        return self.worst_tracking(state)[0]
-
     def worst_tracking(self, state: LowStateSample) -> tuple[float, str]:
         """The largest |measured - desired| over the arm joints, and that joint's name."""
         worst, name = 0.0, ""

@@ -271,7 +271,7 @@ def test_a_paused_state_stream_pauses_the_motion_instead_of_running_ahead() -> N
     # paced by the wall clock, the command ran 4 steps ahead of an arm that did not move
     ahead = np.max(np.abs(_left(walled.commands[-1]) - walled.q[LEFT]))
     assert ahead == pytest.approx(4 * CFG.v_max_rad_s * CFG.dt_s)
-    assert ticked.streamer.tracking_error(_state(ticked.q, ticked.t)) < 1e-9
+    assert ticked.streamer.worst_tracking(_state(ticked.q, ticked.t))[0] < 1e-9
     ticks = 0
     while not ticked.streamer.reached(ArmSide.LEFT):
         ticked.tick()
