@@ -78,6 +78,9 @@ class GraspConfig:
     # FRONTAL, object centre known: the TCP at least this far above the object's bottom (a hand
     # whose lower fingers reach below its grasp point must not sweep the support).
     frontal_min_height_m: float = 0.0
+    # FRONTAL: reach the pre-grasp from this far above it (MOVE), then descend (LINEAR): a hand
+    # swinging down from the chest in joint space sweeps the objects near the corridor.
+    frontal_descent_m: float = 0.0
     free_speed_scale: float = 1.0  # MOVE steps
     linear_speed_scale: float = 0.25  # LINEAR steps: slow near the object
 
@@ -92,6 +95,10 @@ class GraspConfig:
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0.0):
                 raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
+        if not (math.isfinite(self.frontal_descent_m) and self.frontal_descent_m >= 0):
+            raise ValueError(
+                f"frontal_descent_m must be finite and >= 0, got {self.frontal_descent_m!r}"
+            )
         if not (math.isfinite(self.frontal_min_height_m) and self.frontal_min_height_m >= 0):
             raise ValueError(
                 f"frontal_min_height_m must be finite and >= 0, got {self.frontal_min_height_m!r}"
@@ -310,12 +317,18 @@ def plan_pick_place(request: PlanRequest, cfg: GraspConfig) -> StepPlan:
                 centre = _within_footprint(centre, point, own)
         if centre is not None:
             grasp, held_height = _grasp_from_centre(centre, known, axis, depth, cfg)
+        pre_grasp = grasp - axis * approach_m
+        if cfg.style is GraspStyle.FRONTAL and cfg.frontal_descent_m > 0:
+            above = pre_grasp + _UP * cfg.frontal_descent_m
+            steps.append(
+                Step(StepKind.MOVE, Stage.APPROACH, "above pre-grasp", _t(above, q_grasp), fast)
+            )
         steps += [
             Step(
-                StepKind.MOVE,
+                StepKind.LINEAR if steps else StepKind.MOVE,
                 Stage.APPROACH,
                 "pre-grasp",
-                _t(grasp - axis * approach_m, q_grasp),
+                _t(pre_grasp, q_grasp),
                 fast,
             ),
             Step(StepKind.LINEAR, Stage.APPROACH, "approach", _t(grasp, q_grasp), slow),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -180,6 +181,31 @@ def test_frontal_grasp_for_the_g1() -> None:
     np.testing.assert_allclose(
         np.asarray(retreat.translation) - place.translation, (0, 0, 0.10), atol=1e-9
     )
+
+
+def test_a_frontal_hand_comes_down_onto_its_pre_grasp() -> None:
+    request = PlanRequest(
+        "torso_link", (0.30, -0.15, 0.05), PlaceSurface((0.32, -0.2, -0.1), (0, 0, 1)), (0.05,) * 3
+    )
+    direct = plan_pick_place(request, GraspConfig(style=GraspStyle.FRONTAL))
+    cfg = GraspConfig(style=GraspStyle.FRONTAL, frontal_descent_m=0.08)
+    plan = plan_pick_place(request, cfg)
+    assert [s.label for s in plan.steps] == ["above pre-grasp"] + [s.label for s in direct.steps]
+    above, pre = plan.steps[0], plan.steps[1]
+    assert (above.kind, above.stage, pre.kind) == (StepKind.MOVE, Stage.APPROACH, StepKind.LINEAR)
+    assert pre.tcp_pose == pose(direct, "pre-grasp")  # the rest of the plan is unchanged
+    assert plan.steps[2:] == direct.steps[1:]
+    assert above.tcp_pose is not None and pre.tcp_pose is not None
+    np.testing.assert_allclose(
+        np.subtract(above.tcp_pose.translation, pre.tcp_pose.translation), (0, 0, 0.08)
+    )
+    assert above.tcp_pose.quat_xyzw == pre.tcp_pose.quat_xyzw
+    # a top-down gripper comes from above anyway: the setting is for the frontal hand only
+    top = GraspConfig(frontal_descent_m=0.08)
+    on_table = dataclasses.replace(request, frame="base_link")
+    assert plan_pick_place(on_table, top) == plan_pick_place(on_table, GraspConfig())
+    with pytest.raises(ValueError, match="frontal_descent_m"):
+        GraspConfig(frontal_descent_m=-0.01)
 
 
 def test_viewing_ray_and_size_put_a_top_down_grasp_around_the_centre() -> None:

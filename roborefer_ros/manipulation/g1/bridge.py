@@ -1,10 +1,14 @@
 """Execute a ``StepPlan`` on the G1's arms and Dex3 hands (ROS-free; the ROS side is ``G1Io``).
 
-Order: the plan frame is checked (``torso_link``, else REJECTED); the arm is chosen by the sign of
-the first pose's y; a fresh ``LowState`` is awaited; then every pose is solved by IK **before
-anything moves** (seeded from the measured joints, each LINEAR step cut into ``linear_step_m``
-pieces solved in sequence), so an unreachable pose fails as PLANNING_FAILED with the arm still
-under the locomotion controller. Then the streamer ramps the arm_sdk weight up, walks the joint
+Order: the plan frame is checked (``torso_link``, else REJECTED); a fresh ``LowState`` is
+awaited; then every pose is solved by IK **before anything moves** (seeded from the measured
+joints, each LINEAR step cut into ``linear_step_m`` pieces solved in sequence), so an unreachable
+pose fails as PLANNING_FAILED with the arm still under the locomotion controller. The arm on the
+side of the first pose is tried first, then the other one; for each arm the place half of the
+plan (PLACE and RETREAT steps) may be turned about the vertical through each TCP by one of
+``place_yaw_offsets_rad`` (the held object turns with the hand and still lands upright on the
+same point; a level hand placing across the body or far out needs it). The first combination
+whose every pose solves is executed. Then the streamer ramps the arm_sdk weight up, walks the joint
 waypoints (rate-limited by the streamer), opens/closes the hand on OPEN/CLOSE, and ramps the
 weight down at the end, on cancel (CANCELED) and on an abort (EXECUTION_FAILED, with the reason).
 """
@@ -40,6 +44,7 @@ from roborefer_ros.manipulation.g1.kinematics import (
 from roborefer_ros.manipulation.steps import (
     ExecutionResult,
     ExecutionStatus,
+    Stage,
     StepCallback,
     StepKind,
     StepPlan,
@@ -76,8 +81,16 @@ class G1BridgeConfig:
     max_waypoint_jump_rad: float = 0.35  # a larger joint jump between LINEAR pieces: IK flipped
     goal_tolerance_rad: float = 0.05  # measured joints within this of the step's last waypoint
     settle_timeout_s: float = 3.0  # after the desired joints arrive
+    # Before the hand opens or closes, the arm settles further (a release 2-3 cm above the
+    # place drops the object; the goal tolerance is ~2 cm at the hand): up to grip_settle_s
+    # more, then the hand acts anyway (the goal tolerance was met).
+    grip_tolerance_rad: float = 0.015
+    grip_settle_s: float = 1.0
     hand_duration_s: float = 0.8  # OPEN / CLOSE: stream the hand command this long
     state_wait_s: float = 1.0  # for a first fresh LowState
+    # the place half of a plan turned about the vertical by these (tried in order, per arm)
+    place_yaw_offsets_rad: tuple[float, ...] = (0.0, 0.35, -0.35, 0.7, -0.7)
+    try_other_arm: bool = True  # when no place yaw solves with the arm on the target's side
 
     def __post_init__(self) -> None:
         if self.plan_frame != BASE_FRAME:
@@ -89,12 +102,17 @@ class G1BridgeConfig:
             "max_waypoint_jump_rad",
             "goal_tolerance_rad",
             "settle_timeout_s",
+            "grip_tolerance_rad",
+            "grip_settle_s",
             "hand_duration_s",
             "state_wait_s",
         ):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0.0):
                 raise ValueError(f"{name} must be finite and > 0, got {value!r}")
+        offsets = self.place_yaw_offsets_rad
+        if not offsets or not all(math.isfinite(v) and abs(v) <= math.pi for v in offsets):
+            raise ValueError(f"place_yaw_offsets_rad must be 1+ angles in [-pi, pi], got {offsets}")
 
 
 class _PlanningError(Exception):
@@ -109,6 +127,19 @@ class _Segment:
     waypoints: tuple[FloatArray, ...] = ()  # arm joint targets, in order
     closed: bool | None = None  # OPEN (False) / CLOSE (True); None: arm motion
     speed_scale: float = 1.0
+
+
+_PLACE_STAGES = (Stage.PLACE, Stage.RETREAT)
+
+
+def _first_place_step(plan: StepPlan) -> int:
+    return next((i for i, s in enumerate(plan.steps) if s.stage in _PLACE_STAGES), len(plan.steps))
+
+
+def _yawed(pose: Transform, yaw_rad: float) -> Transform:
+    """``pose`` turned by ``yaw_rad`` about the vertical (the plan frame's z) through its origin."""
+    turn = Transform(quat_xyzw=(0.0, 0.0, math.sin(yaw_rad / 2), math.cos(yaw_rad / 2)))
+    return Transform(pose.translation, (turn @ Transform(quat_xyzw=pose.quat_xyzw)).quat_xyzw)
 
 
 class _StopError(Exception):
@@ -144,7 +175,9 @@ class G1Bridge:
 
     # -- planning -------------------------------------------------------------------------------
 
-    def plan_segments(self, plan: StepPlan, side: ArmSide, q_seed: FloatArray) -> list[_Segment]:
+    def plan_segments(
+        self, plan: StepPlan, side: ArmSide, q_seed: FloatArray, place_yaw_rad: float = 0.0
+    ) -> list[_Segment]:
         chain = self.chains[side]
         segments: list[_Segment] = []
         q_prev = q_seed.copy()
@@ -157,15 +190,16 @@ class G1Bridge:
                 raise _PlanningError(
                     index, f"{step.kind.value} step '{step.label}' has no tcp_pose"
                 )
-            poses = [step.tcp_pose]
+            target = step.tcp_pose
+            if place_yaw_rad and step.stage in _PLACE_STAGES:
+                target = _yawed(target, place_yaw_rad)
+            poses = [target]
             if step.kind is StepKind.LINEAR and pose_prev is not None:
                 distance = float(
-                    np.linalg.norm(np.subtract(step.tcp_pose.translation, pose_prev.translation))
+                    np.linalg.norm(np.subtract(target.translation, pose_prev.translation))
                 )
                 pieces = max(1, math.ceil(distance / self.config.linear_step_m))
-                poses = [
-                    interpolate(pose_prev, step.tcp_pose, k / pieces) for k in range(1, pieces + 1)
-                ]
+                poses = [interpolate(pose_prev, target, k / pieces) for k in range(1, pieces + 1)]
             waypoints = []
             for pose in poses:
                 try:
@@ -183,7 +217,7 @@ class G1Bridge:
                         )
                 waypoints.append(solution.q)
                 q_prev = solution.q
-            pose_prev = step.tcp_pose
+            pose_prev = target
             segments.append(_Segment(index, tuple(waypoints), speed_scale=step.speed_scale))
         return segments
 
@@ -206,6 +240,10 @@ class G1Bridge:
         side = ArmSide.for_target(float(first.translation[1]))
         if side not in self.chains:
             return ExecutionResult(ExecutionStatus.UNAVAILABLE, f"no {side.value} arm configured")
+        sides = [side]
+        other = ArmSide.RIGHT if side is ArmSide.LEFT else ArmSide.LEFT
+        if self.config.try_other_arm and other in self.chains:
+            sides.append(other)
         state = self._wait_state()
         if state is None:
             return ExecutionResult(
@@ -220,12 +258,37 @@ class G1Bridge:
                 f"{self.config.streamer.expected_mode_machine}: not the 29-DoF G1 this bridge "
                 "knows",
             )
-        q_seed = np.asarray(state.q, dtype=np.float64)[list(side.motor_slots)]
         try:
-            segments = self.plan_segments(plan, side, q_seed)
+            side, yaw, segments = self.choose_plan(
+                plan, sides, np.asarray(state.q, dtype=np.float64)
+            )
         except _PlanningError as err:
             return ExecutionResult(ExecutionStatus.PLANNING_FAILED, str(err), failed_step=err.step)
+        del yaw  # the segments are turned by it
         return _Run(self, side, plan, segments, on_step, cancelled or (lambda: False)).run(state)
+
+    def choose_plan(
+        self, plan: StepPlan, sides: list[ArmSide], q_measured: FloatArray
+    ) -> tuple[ArmSide, float, list[_Segment]]:
+        """The first (arm, place yaw) whose every pose solves, with its segments; the first
+        arm's first error when none does (the arm on the target's side, unturned, is the plan
+        as asked)."""
+        first_error: _PlanningError | None = None
+        has_place = any(s.stage in _PLACE_STAGES and s.tcp_pose is not None for s in plan.steps)
+        yaws = self.config.place_yaw_offsets_rad if has_place else (0.0,)
+        for side in sides:
+            q_seed = q_measured[list(side.motor_slots)]
+            for yaw in yaws:
+                try:
+                    return side, yaw, self.plan_segments(plan, side, q_seed, yaw)
+                except _PlanningError as err:
+                    if first_error is None:
+                        first_error = err
+                    if err.step < _first_place_step(plan):
+                        break  # the pick half failed: no place yaw helps this arm
+        assert first_error is not None
+        tried = f"{len(sides)} arm(s) x {len(yaws)} place yaw(s)"
+        raise _PlanningError(first_error.step, f"{first_error} (tried {tried})")
 
     def _wait_state(self) -> LowStateSample | None:
         deadline = self.io.now_s() + self.config.state_wait_s
@@ -290,7 +353,7 @@ class _Run:
         try:
             while self.streamer.phase is Phase.RAMP_IN:
                 self.guarded_tick()
-            for segment in self.segments:
+            for index, segment in enumerate(self.segments):
                 current = segment.step
                 started = self.io.now_s()
                 if self.on_step is not None:
@@ -298,7 +361,10 @@ class _Run:
                 if segment.closed is not None:
                     self.run_hand(segment.closed)
                 else:
-                    self.run_arm(segment)
+                    following = self.segments[index + 1 :][:1]
+                    self.run_arm(
+                        segment, grip_next=bool(following) and following[0].closed is not None
+                    )
                 self.durations.append(self.io.now_s() - started)
         except _StopError as stop:
             if stop.status is ExecutionStatus.CANCELED:
@@ -327,6 +393,18 @@ class _Run:
         while self.streamer.phase is not Phase.DONE:
             self.tick()
 
+    def settle_for_grip(self, target: FloatArray) -> bool:
+        """Whether the joints came within the grip tolerance (the hand acts either way)."""
+        end = self.io.now_s() + self.cfg.grip_settle_s
+        while self.io.now_s() < end:
+            state = self.io.latest_state()
+            if state is not None:
+                measured = np.asarray(state.q)[list(self.side.motor_slots)]
+                if float(np.max(np.abs(measured - target))) <= self.cfg.grip_tolerance_rad:
+                    return True
+            self.guarded_tick()
+        return False
+
     def run_hand(self, closed: bool) -> None:
         limits = self.bridge.hand_limits.get(self.side)
         if limits is None:
@@ -336,7 +414,10 @@ class _Run:
         while self.io.now_s() < end:
             self.guarded_tick()
 
-    def run_arm(self, segment: _Segment) -> None:
+    def run_arm(self, segment: _Segment, grip_next: bool = False) -> None:
+        """Walk the segment and wait for the measured joints: within the goal tolerance within
+        ``settle_timeout_s`` (else EXECUTION_FAILED); before a hand action, then for the grip
+        tolerance, up to ``grip_settle_s`` (then the hand acts anyway)."""
         target = self.streamer.arm_desired(self.side)
         for waypoint in segment.waypoints:
             target = self.streamer.set_target(self.side, waypoint, segment.speed_scale)
@@ -351,6 +432,8 @@ class _Run:
                 measured = np.asarray(state.q)[list(self.side.motor_slots)]
                 error = float(np.max(np.abs(measured - target)))
                 if error <= self.cfg.goal_tolerance_rad:
+                    if grip_next:
+                        self.settle_for_grip(target)
                     return
             if self.io.now_s() >= deadline:
                 raise _StopError(

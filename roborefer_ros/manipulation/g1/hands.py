@@ -6,9 +6,13 @@ index_1 (the URDF's ``<side>_hand_<name>_joint``). Each motor's ``mode`` byte pa
 ``mode = id | 1 << 4 | timeout << 7``.
 
 Targets come from the URDF's hand joint limits: open = every joint at 0 (fingers straight, the end
-of each range nearest 0); close = each joint ``close_fraction`` of the way from 0 to the end of its
-range farthest from 0, except thumb_0 (the thumb's opposition about the palm's y axis), which stays
-at 0. A power-grasp approximation: measure the grasp on the robot before relying on it.
+of each range nearest 0), except that a joint whose range also reaches past 0 away from its closing
+direction (thumb_1: the thumb swings away from the fingers) goes ``open_spread_fraction`` of the way
+there, so a release clears the body it let go of (a cup stays wedged between a straight thumb and
+the fingers and rises with the hand); close = each joint ``close_fraction`` of the way from 0 to the
+end of its range farthest from 0, except thumb_0 (the thumb's opposition about the palm's y axis),
+which stays at 0. A power-grasp approximation: measure the grasp on the robot before relying on
+it.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ class HandConfig:
     kp: float = 1.5
     kd: float = 0.15
     close_fraction: float = 0.8
+    open_spread_fraction: float = 1.0
     timeout: bool = False
 
     def __post_init__(self) -> None:
@@ -47,8 +52,10 @@ class HandConfig:
             raise ValueError(f"hand kp must be in (0, 5], got {self.kp!r}")
         if not (math.isfinite(self.kd) and 0.0 <= self.kd <= 1.0):
             raise ValueError(f"hand kd must be in [0, 1], got {self.kd!r}")
-        if not (0.0 <= self.close_fraction <= 1.0):
-            raise ValueError(f"close_fraction must be in [0, 1], got {self.close_fraction!r}")
+        for name in ("close_fraction", "open_spread_fraction"):
+            value = getattr(self, name)
+            if not (0.0 <= value <= 1.0):
+                raise ValueError(f"{name} must be in [0, 1], got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -83,8 +90,17 @@ def load_hand_limits(side: ArmSide, urdf_path: Path | None = None) -> HandLimits
     return HandLimits(side, tuple(lower), tuple(upper))
 
 
-def open_targets(limits: HandLimits) -> tuple[float, ...]:
-    return tuple(min(max(0.0, lo), hi) for lo, hi in zip(limits.lower, limits.upper, strict=True))
+def open_targets(limits: HandLimits, spread_fraction: float = 0.0) -> tuple[float, ...]:
+    out = []
+    for index, (lo, hi) in enumerate(zip(limits.lower, limits.upper, strict=True)):
+        start = min(max(0.0, lo), hi)
+        far = lo if abs(lo) > abs(hi) else hi  # the closing direction's end
+        spread = hi if far == lo else lo  # the other end
+        if index == 0 or (spread - start) * (far - start) >= 0.0:
+            out.append(start)  # thumb_0 turns the thumb about the palm: never spread
+        else:
+            out.append(start + spread_fraction * (spread - start))
+    return tuple(out)
 
 
 def close_targets(limits: HandLimits, close_fraction: float) -> tuple[float, ...]:
@@ -101,7 +117,11 @@ def close_targets(limits: HandLimits, close_fraction: float) -> tuple[float, ...
 
 def hand_command(limits: HandLimits, closed: bool, config: HandConfig) -> HandCommand:
     """The HandCmd content that opens or closes one hand."""
-    targets = close_targets(limits, config.close_fraction) if closed else open_targets(limits)
+    targets = (
+        close_targets(limits, config.close_fraction)
+        if closed
+        else open_targets(limits, config.open_spread_fraction)
+    )
     motors = tuple(
         MotorCommand(
             mode=dex3_mode(index, config.timeout),

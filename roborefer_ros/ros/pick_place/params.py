@@ -76,6 +76,12 @@ PICK_PLACE_PARAMETERS: tuple[ParameterSpec, ...] = (
         "frontal: TCP at least this far above the object's bottom (hand below its TCP).",
         range=(0.0, 0.5),
     ),
+    P(
+        "frontal_descent_m",
+        0.0,
+        "frontal: reach the pre-grasp from this far above it, then descend (0: directly).",
+        range=(0.0, 0.3),
+    ),
     P("linear_speed_scale", 0.25, "Speed scale of approach/lift/place/retreat.", range=(0.01, 1.0)),
     P("workspace_min_xyz", [0.15, -0.6, -0.05], "Workspace box corner (plan frame, m)."),
     P("workspace_max_xyz", [0.9, 0.6, 0.7], "Workspace box corner (plan frame, m)."),
@@ -134,6 +140,7 @@ def read_config(values: dict[str, Any]) -> PickPlaceNodeConfig:
         grasp_yaw_rad=None if values["grasp_yaw_auto"] else float(values["grasp_yaw_rad"]),
         frontal_roll_rad=float(values["frontal_roll_rad"]),
         frontal_min_height_m=float(values["frontal_min_height_m"]),
+        frontal_descent_m=float(values["frontal_descent_m"]),
         linear_speed_scale=float(values["linear_speed_scale"]),
     )
     safety = SafetyConfig(

@@ -5,13 +5,15 @@ the simulated clock (``VirtualClockIo``).
 This is the robot path a G1 user runs (arm_sdk streaming with its weight ramps, velocity cap,
 limit clamp and aborts; the bridge's own URDF IK; the Dex3 commands) with the ROS transport left
 out, so an episode runs as fast as the physics steps and deterministically: what the in-process
-episodes and batches of the G1 execute (``make_sim_backend``). The live graph runs the same
-bridge in pick_place_node against sim_node's unitree_ros2 topics.
+episodes and batches of the G1 execute (``factory.make_episode_backend``). The live graph runs
+the same bridge in pick_place_node against sim_node's unitree_ros2 topics.
 
 What the bridge cannot tell (it sees joints, not contacts) is observed here for the episode's
-failure classes only, never fed back: after a CLOSE, which object the thumb and a finger (or
-the palm) both touch (``held_object``); every contact of the robot with the table or an object
-other than the held one (``contacts``: the first per pair, with the step it happened in).
+failure classes only, never fed back: after a CLOSE, which object the thumb and a finger (or the
+palm) both touch, else, after the LIFT, the object a hand touches that rose with it
+(``held_object``: a grip held by the palm and fingers with the thumb off at that instant); every
+contact of the robot with the table or an object other than the held one (``contacts``: the first
+per pair, with the step it happened in).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from roborefer_ros.manipulation.g1.kinematics import (
 from roborefer_ros.manipulation.steps import (
     ExecutionResult,
     ExecutionStatus,
+    Stage,
     Step,
     StepCallback,
     StepKind,
@@ -46,8 +49,12 @@ from roborefer_ros.sim.errors import SimError
 from roborefer_ros.sim.robots.base import ROBOT_PREFIX
 from roborefer_ros.sim.scene import SimScene
 
-# config/g1.yaml's bridge settings (the g1_* defaults, and the Dex3's grasp point as its TCP)
-G1_BRIDGE_CONFIG = G1BridgeConfig(ik=IkOptions(tcp_offset_m=0.06, tcp_lateral_m=0.045))
+_LIFTED_M = 0.02  # an object this far above its place before the plan rose with the hand
+# config/g1.yaml's bridge settings (the g1_* defaults, the Dex3's grasp point as its TCP, the IK
+# tolerance; test/ros/pick_place/test_params.py holds them equal)
+G1_BRIDGE_CONFIG = G1BridgeConfig(
+    ik=IkOptions(tcp_offset_m=0.06, tcp_lateral_m=0.045, position_tolerance_m=0.005)
+)
 
 
 @dataclass(frozen=True)
@@ -130,9 +137,16 @@ class SimG1BridgeBackend:
             self.last_fault = SimFault.UNAVAILABLE
             return ExecutionResult(ExecutionStatus.UNAVAILABLE, self._why)
 
+        rest_z = {
+            name: float(self.scene.data.body(name).xpos[2]) for name in self._objects.values()
+        }
+
         def step_started(index: int, step: Step) -> None:
-            if self._step >= 0 and plan.steps[self._step].kind is StepKind.CLOSE:
+            previous = plan.steps[self._step] if self._step >= 0 else None
+            if previous is not None and previous.kind is StepKind.CLOSE:
                 self.held_object = self._grasped()
+            elif previous is not None and previous.stage is Stage.LIFT and not self.held_object:
+                self.held_object = self._lifted(rest_z)
             self._step = index
             if on_step is not None:
                 on_step(index, step)
@@ -163,6 +177,22 @@ class SimG1BridgeBackend:
                 if (link, name) not in self._seen:
                     self._seen.add((link, name))
                     self.contacts.append(RobotContact(link, name, self._step, self.sim_time_s))
+
+    def _lifted(self, rest_z: dict[str, float]) -> str | None:
+        """The object a hand link touches that is at least ``_LIFTED_M`` above where it was."""
+        model, data = self.scene.model, self.scene.data
+        for i in range(int(data.ncon)):
+            contact = data.contact[i]
+            if float(contact.dist) > 0.0:
+                continue
+            b1, b2 = int(model.geom_bodyid[contact.geom1]), int(model.geom_bodyid[contact.geom2])
+            for robot, other in ((b1, b2), (b2, b1)):
+                name = self._objects.get(other)
+                if name is None or "_hand_" not in self._robot_bodies.get(robot, ""):
+                    continue
+                if float(data.body(name).xpos[2]) - rest_z[name] >= _LIFTED_M:
+                    return name
+        return None
 
     def _grasped(self) -> str | None:
         """The object both the thumb and a finger or the palm of either hand touch."""

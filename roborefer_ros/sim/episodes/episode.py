@@ -55,8 +55,8 @@ from roborefer_ros.sim import (
     clearance_m,
     generate_referring,
 )
-from roborefer_ros.sim.arms.executor import SimArmBackend, SimFault
-from roborefer_ros.sim.arms.factory import make_sim_backend
+from roborefer_ros.sim.arms.executor import SimFault
+from roborefer_ros.sim.arms.factory import EpisodeBackend, make_episode_backend
 from roborefer_ros.sim.episodes.strip import KeyFrameWriter, plan_targets
 from roborefer_ros.sim.robots import ROBOT_PREFIX
 from roborefer_ros.sim.robots.g1 import PLAN_FRAME as G1_PLAN_FRAME
@@ -417,6 +417,7 @@ GRASP_CONFIGS: dict[str, GraspConfig] = {
         lift_distance_m=0.06,
         place_approach_distance_m=0.05,
         frontal_min_height_m=0.05,  # the Dex3's palm reaches 4.4 cm below its TCP
+        frontal_descent_m=0.08,  # onto the pre-grasp from above: no sweep through neighbours
         max_finger_depth_m=0.045,  # its fingers reach 11 cm past the TCP: grip deep boxes mid-body
     ),
 }
@@ -539,7 +540,7 @@ class _Episode:
         self.task = task
         self.obj = scene.spec.objects[task.pick.target_index]
         # the robot's own option defaults (the G1's differ), as the sim node gets them
-        self.backend: SimArmBackend = make_sim_backend(scene, realtime=realtime)
+        self.backend: EpisodeBackend = make_episode_backend(scene, realtime)
         self.frame_sink = frame_sink
         self.clock = clock
         self.grasped: str | None = None
@@ -622,7 +623,8 @@ class _Episode:
     def _on_step(self, index: int, step: Step) -> None:
         del index
         label = strip_label(step, grasped=self.grasped is not None)
-        if label == "grasp":
+        if label == "grasp" or (label == "lift" and self.grasped is None):
+            # after the lift too: a backend may only tell what rose with the hand
             self.grasped = self.backend.held_object
         if label is not None:
             self._sink(label)

@@ -167,3 +167,92 @@ def test_unsettled_arm_fails() -> None:
     assert result.status is ExecutionStatus.EXECUTION_FAILED
     assert "did not settle within 0.5 s" in result.message
     assert io.arm_log[-1][1].weight == 0.0
+
+
+def _across_plan(pick_y: float) -> StepPlan:
+    """Picked right of the middle, placed on the left: across the body for the right arm."""
+    return plan_pick_place(
+        PlanRequest(
+            frame="torso_link",
+            pick_point=(0.24, pick_y, -0.02),
+            place=PlaceSurface((0.26, 0.12, -0.07), (0.0, 0.0, 1.0)),
+        ),
+        GRASP,
+    )
+
+
+def _yaw(pose: Transform) -> float:
+    R = pose.rotation_matrix()
+    return float(np.arctan2(R[1, 2], R[0, 2]))  # the approach axis (TCP z) about the vertical
+
+
+def test_a_place_across_the_body_turns_the_hand_about_the_vertical() -> None:
+    plan = _across_plan(-0.10)
+    unturned, _ = _bridge(place_yaw_offsets_rad=(0.0,), try_other_arm=False)
+    refused = unturned.execute(plan)
+    assert refused.status is ExecutionStatus.PLANNING_FAILED
+    assert refused.failed_step is not None and plan.steps[refused.failed_step].stage in (
+        Stage.PLACE,
+        Stage.RETREAT,
+    )
+    assert "tried 1 arm(s) x 1 place yaw(s)" in refused.message
+    bridge, io = _bridge()
+    side, yaw, segments = bridge.choose_plan(plan, [ArmSide.RIGHT, ArmSide.LEFT], io.robot.q.copy())
+    assert yaw == pytest.approx(0.7)
+    assert side is ArmSide.RIGHT
+    place = next(s for s in segments if plan.steps[s.step].label == "place")
+    tcp = forward_kinematics(CHAINS[side], place.waypoints[-1], bridge.config.ik.tcp_offset_m)
+    pose = plan.steps[place.step].tcp_pose
+    assert pose is not None
+    # the same point, the hand turned by one of the offsets (0.7 rad: the only one that solves)
+    assert np.linalg.norm(tcp[:3, 3] - np.array(pose.translation)) < 0.006
+    turned = float(np.arctan2(tcp[1, 2], tcp[0, 2])) - _yaw(pose)
+    assert turned == pytest.approx(0.7, abs=0.1)
+    pick = next(s for s in segments if plan.steps[s.step].label == "approach")
+    tcp_pick = forward_kinematics(CHAINS[side], pick.waypoints[-1], bridge.config.ik.tcp_offset_m)
+    assert float(np.arctan2(tcp_pick[1, 2], tcp_pick[0, 2])) == pytest.approx(0.0, abs=0.1)
+    result = bridge.execute(plan)
+    assert result.status is ExecutionStatus.SUCCEEDED, result.message
+    _assert_safe_stream(io, bridge.config.streamer)
+
+
+def test_the_other_arm_takes_a_plan_the_near_arm_cannot_finish() -> None:
+    plan = _across_plan(-0.02)  # right of the middle: the right arm is asked first
+    alone, _ = _bridge(place_yaw_offsets_rad=(0.0,), try_other_arm=False)
+    assert alone.execute(plan).status is ExecutionStatus.PLANNING_FAILED
+    bridge, io = _bridge(place_yaw_offsets_rad=(0.0,))
+    result = bridge.execute(plan)
+    assert result.status is ExecutionStatus.SUCCEEDED, result.message
+    assert {c.side for _, c in io.hand_log} == {ArmSide.LEFT}
+
+
+@pytest.mark.parametrize("offsets", [(), (0.0, 4.0), (float("nan"),)])
+def test_place_yaw_offsets_are_validated(offsets: tuple[float, ...]) -> None:
+    with pytest.raises(ValueError, match="place_yaw_offsets_rad"):
+        G1BridgeConfig(place_yaw_offsets_rad=offsets)
+
+
+@pytest.mark.parametrize("grip_tolerance", [0.015, 0.05])
+def test_the_hand_acts_only_once_the_arm_has_settled_closely(grip_tolerance: float) -> None:
+    """A slow servo meets the goal tolerance (0.05 rad, ~2 cm at the hand) while still moving:
+    the hand waits for the tighter grip tolerance (a release 2-3 cm high drops the object)."""
+    robot = FakeG1(lag_s=0.25)
+    bridge, io = _bridge(robot, grip_tolerance_rad=grip_tolerance)
+    plan = _short_plan(-0.18)
+    errors: list[float] = []
+
+    def on_step(index: int, step: Step) -> None:
+        if step.kind is StepKind.CLOSE:
+            streamer = bridge.last_streamer
+            assert streamer is not None
+            side = ArmSide.RIGHT
+            measured = io.robot.q[list(side.motor_slots)]
+            errors.append(float(np.max(np.abs(measured - streamer.arm_desired(side)))))
+
+    result = bridge.execute(plan, on_step=on_step)
+    assert result.status is ExecutionStatus.SUCCEEDED, result.message
+    assert len(errors) == 1
+    if grip_tolerance < 0.05:
+        assert errors[0] <= grip_tolerance
+    else:  # the goal tolerance alone lets the hand act while the arm is still 2-5 cm out
+        assert 0.015 < errors[0] <= 0.05

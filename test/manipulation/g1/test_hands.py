@@ -46,7 +46,16 @@ def test_open_and_close_commands(side: ArmSide) -> None:
     opened = hand_command(limits, False, config)
     closed = hand_command(limits, True, config)
     assert opened.side is closed.side is side
-    assert [m.q for m in opened.motors] == list(open_targets(limits)) == [0.0] * 7
+    assert list(open_targets(limits)) == [0.0] * 7  # no spread: every joint straight
+    # the release spreads thumb_1 to the end of its range away from the fingers (the default
+    # open_spread_fraction 1): the opposite sign to its closing target
+    spread = [m.q for m in opened.motors]
+    assert spread == list(open_targets(limits, 1.0))
+    assert spread[1] in (limits.lower[1], limits.upper[1]) and abs(spread[1]) > 0.5
+    assert spread[1] * close_targets(limits, 0.8)[1] < 0
+    assert spread[0] == 0.0 and spread[2:] == [0.0] * 5
+    half = open_targets(limits, 0.5)
+    assert half[1] == pytest.approx(spread[1] / 2) and half[2:] == (0.0,) * 5
     assert [m.q for m in closed.motors] == pytest.approx(close_targets(limits, 0.8))
     for index, (motor, lo, hi) in enumerate(
         zip(closed.motors, limits.lower, limits.upper, strict=True)
@@ -63,3 +72,5 @@ def test_config_is_validated() -> None:
         HandConfig(kp=60.0)  # an arm gain on a finger: refused
     with pytest.raises(ValueError, match="close_fraction"):
         HandConfig(close_fraction=1.5)
+    with pytest.raises(ValueError, match="open_spread_fraction"):
+        HandConfig(open_spread_fraction=-0.1)

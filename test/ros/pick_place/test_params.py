@@ -63,6 +63,21 @@ def test_g1_yaml_holds_the_grasp_settings_proven_in_simulation() -> None:
     assert dataclasses.replace(cfg.grasp, linear_speed_scale=g1.linear_speed_scale) == g1
 
 
+def test_the_in_process_g1_bridge_runs_the_robots_file() -> None:
+    """The in-process G1 episodes' bridge settings are what pick_place_node reads from
+    config/g1.yaml plus the simulation's overlay (the sim layer cannot read ROS parameters)."""
+    from roborefer_ros.ros.pick_place.g1_params import g1_default_values, read_g1_config
+    from roborefer_ros.sim.arms.g1_bridge import G1_BRIDGE_CONFIG
+    from roborefer_ros.tools.sim_live_episode import ROBOT_CONFIGS
+
+    values = g1_default_values()
+    for name in ROBOT_CONFIGS["g1"]:
+        data = yaml.safe_load((ROOT / "config" / name).read_text()) or {}
+        params = data.get("pick_place_node", {}).get("ros__parameters", {}) or {}
+        values.update({k: v for k, v in params.items() if k.startswith("g1_")})
+    assert read_g1_config(values, "torso_link").bridge == G1_BRIDGE_CONFIG
+
+
 @pytest.mark.parametrize("robot", sorted(GRASP_CONFIGS))
 def test_the_live_episode_runs_the_robots_file_with_the_in_process_grasp(robot: str) -> None:
     """The live episode gives pick_place_node the real robot's file plus the simulation's

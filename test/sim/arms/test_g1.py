@@ -13,7 +13,7 @@ from roborefer_ros.core.transforms import Transform
 from roborefer_ros.manipulation.grasp_planner import GraspConfig, GraspStyle, grasp_frame
 from roborefer_ros.manipulation.steps import ExecutionStatus, Stage, Step, StepKind, StepPlan
 from roborefer_ros.sim import SimScene, build_scene
-from roborefer_ros.sim.arms.executor import SimFault
+from roborefer_ros.sim.arms.executor import SimArmBackend, SimFault
 from roborefer_ros.sim.arms.factory import make_sim_backend
 from roborefer_ros.sim.arms.g1 import G1Rig
 from roborefer_ros.sim.episodes import episode as sim_episode
@@ -87,8 +87,10 @@ def test_dex3_lifts_the_object_by_contacts_only() -> None:
             geometry="truth",  # contacts are tested here, not perception
         )
         plan = sim_episode.grasp_plan(targets)
-        pick_only = StepPlan(plan.frame, plan.steps[:4], plan.object_half_height_m)
-        assert [s.label for s in pick_only.steps] == ["pre-grasp", "approach", "close", "lift"]
+        lift = [s.label for s in plan.steps].index("lift")
+        pick_only = StepPlan(plan.frame, plan.steps[: lift + 1], plan.object_half_height_m)
+        labels = ["above pre-grasp", "pre-grasp", "approach", "close", "lift"]
+        assert [s.label for s in pick_only.steps] == labels
         bodies = {int(scene.model.body(o.name).id) for o in scene.spec.objects}
         welded = set(scene.model.eq_obj1id.tolist()) | set(scene.model.eq_obj2id.tolist())
         assert not bodies & welded  # nothing but the hand can carry the object
@@ -125,14 +127,14 @@ def test_episode_plans_with_the_real_grasp_planner(monkeypatch: pytest.MonkeyPat
         planned.append(real_plan(request, cfg))
         return planned[-1]
 
-    real_execute = sim_episode.SimArmBackend.execute
+    real_execute = SimArmBackend.execute
 
     def spy_execute(self, plan, on_step=None, cancelled=None):  # type: ignore[no-untyped-def]
         executed.append(plan)
         return real_execute(self, plan, on_step, cancelled)
 
     monkeypatch.setattr(sim_episode, "plan_pick_place", spy_plan)
-    monkeypatch.setattr(sim_episode.SimArmBackend, "execute", spy_execute)
+    monkeypatch.setattr(SimArmBackend, "execute", spy_execute)
     result = sim_episode.run_episode(6)
     assert result.success, result.message
     assert len(planned) == 1 and executed == planned
@@ -152,3 +154,31 @@ def test_the_cli_in_process_runs_the_g1_with_its_own_options(
     assert main(["--robot", "g1", "--seed", str(SEED), "--in-process", "--json"]) == 0
     last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert last["success"] is True, last["message"]
+
+
+def test_in_process_g1_episodes_execute_through_the_arm_bridge(
+    scene: SimScene, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The in-process G1 runs the robot's path (``G1Bridge`` over the simulated motors), as the
+    live graph does; the simulator's own IK executor is not what an episode executes on."""
+    from roborefer_ros.manipulation.g1.bridge import G1Bridge
+    from roborefer_ros.sim.arms.factory import make_episode_backend
+    from roborefer_ros.sim.arms.g1_bridge import SimG1BridgeBackend
+    from roborefer_ros.sim.errors import SimError
+
+    backend = make_episode_backend(scene)
+    assert isinstance(backend, SimG1BridgeBackend)
+    with pytest.raises(SimError, match="realtime"):
+        make_episode_backend(scene, realtime=True)
+    executed: list[StepPlan] = []
+    real_execute = G1Bridge.execute
+
+    def spy(self, plan, on_step=None, cancelled=None):  # type: ignore[no-untyped-def]
+        executed.append(plan)
+        return real_execute(self, plan, on_step, cancelled)
+
+    monkeypatch.setattr(G1Bridge, "execute", spy)
+    result = sim_episode.run_episode(SEED, robot="g1")
+    assert result.success, result.message
+    assert len(executed) == 1
+    assert [s.label for s in executed[0].steps][:2] == ["above pre-grasp", "pre-grasp"]
