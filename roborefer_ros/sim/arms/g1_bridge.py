@@ -19,7 +19,7 @@ per pair, with the step it happened in).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -159,8 +159,9 @@ class SimG1BridgeBackend:
 
     # ---- observation (never fed back) ----
 
-    def observe(self) -> None:
-        """Record new contacts of the robot with the table or a neighbour (every bridge tick)."""
+    def _touching(self) -> Iterator[tuple[str, int]]:
+        """(robot link name, other body id) for every contact of a robot link with a body that
+        is not the robot's (each way round)."""
         model, data = self.scene.model, self.scene.data
         for i in range(int(data.ncon)):
             contact = data.contact[i]
@@ -169,45 +170,35 @@ class SimG1BridgeBackend:
             b1, b2 = int(model.geom_bodyid[contact.geom1]), int(model.geom_bodyid[contact.geom2])
             for robot, other in ((b1, b2), (b2, b1)):
                 link = self._robot_bodies.get(robot)
-                if link is None or other in self._robot_bodies:
-                    continue
-                name = "table" if other == self._table else self._objects.get(other)
-                if name is None or name == self.held_object:
-                    continue
-                if (link, name) not in self._seen:
-                    self._seen.add((link, name))
-                    self.contacts.append(RobotContact(link, name, self._step, self.sim_time_s))
+                if link is not None and other not in self._robot_bodies:
+                    yield link, other
+
+    def observe(self) -> None:
+        """Record new contacts of the robot with the table or a neighbour (every bridge tick)."""
+        for link, other in self._touching():
+            name = "table" if other == self._table else self._objects.get(other)
+            if name is None or name == self.held_object or (link, name) in self._seen:
+                continue
+            self._seen.add((link, name))
+            self.contacts.append(RobotContact(link, name, self._step, self.sim_time_s))
 
     def _lifted(self, rest_z: dict[str, float]) -> str | None:
         """The object a hand link touches that is at least ``_LIFTED_M`` above where it was."""
-        model, data = self.scene.model, self.scene.data
-        for i in range(int(data.ncon)):
-            contact = data.contact[i]
-            if float(contact.dist) > 0.0:
+        for link, other in self._touching():
+            name = self._objects.get(other)
+            if name is None or "_hand_" not in link:
                 continue
-            b1, b2 = int(model.geom_bodyid[contact.geom1]), int(model.geom_bodyid[contact.geom2])
-            for robot, other in ((b1, b2), (b2, b1)):
-                name = self._objects.get(other)
-                if name is None or "_hand_" not in self._robot_bodies.get(robot, ""):
-                    continue
-                if float(data.body(name).xpos[2]) - rest_z[name] >= _LIFTED_M:
-                    return name
+            if float(self.scene.data.body(name).xpos[2]) - rest_z[name] >= _LIFTED_M:
+                return name
         return None
 
     def _grasped(self) -> str | None:
         """The object both the thumb and a finger or the palm of either hand touch."""
-        model, data = self.scene.model, self.scene.data
         touched: dict[str, set[str]] = {"thumb": set(), "other": set()}
-        for i in range(int(data.ncon)):
-            contact = data.contact[i]
-            if float(contact.dist) > 0.0:
-                continue
-            b1, b2 = int(model.geom_bodyid[contact.geom1]), int(model.geom_bodyid[contact.geom2])
-            for robot, other in ((b1, b2), (b2, b1)):
-                link = self._robot_bodies.get(robot, "")
-                name = self._objects.get(other)
-                if name is not None and "_hand_" in link:
-                    touched["thumb" if "_thumb_" in link else "other"].add(name)
+        for link, other in self._touching():
+            name = self._objects.get(other)
+            if name is not None and "_hand_" in link:
+                touched["thumb" if "_thumb_" in link else "other"].add(name)
         both = sorted(touched["thumb"] & touched["other"])
         return both[0] if both else None
 
