@@ -170,12 +170,13 @@ def spin_until_signal(node: Any, num_threads: int, drain_s: float = 3.0) -> int:
     import rclpy
     from rclpy.executors import MultiThreadedExecutor
 
-    stop = threading.Event()
     previous: dict[signal.Signals, Any] = {}
     try:
+        stop = threading.Event()
         for sig in _STOP_SIGNALS:
             previous[sig] = signal.signal(sig, lambda *_: stop.set())
-    except KeyboardInterrupt:  # Ctrl-C just before this handler was in place: stop at once
+    except KeyboardInterrupt:  # Ctrl-C before the handlers were in place: stop at once
+        stop = threading.Event()  # (the handlers set the one this name holds)
         stop.set()
     executor = MultiThreadedExecutor(num_threads=num_threads)
     executor.add_node(node)

@@ -102,7 +102,30 @@ print("exit", code, "context ok", rclpy.ok())
 """
 
 
-def test_ctrl_c_just_before_the_spin_handles_it_stops_cleanly() -> None:
+_CTRL_C_BEFORE_THE_STOP_EVENT = """
+import rclpy
+from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
+from roborefer_ros.ros import spin_thread
+
+rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
+node = Node("ctrl_c_before_the_stop_event")
+real = spin_thread.threading.Event
+def interrupted():  # Ctrl-C lands while the spin makes its stop event (seen in a CI run)
+    spin_thread.threading.Event = real
+    raise KeyboardInterrupt
+spin_thread.threading.Event = interrupted
+code = spin_thread.spin_until_signal(node, 2, drain_s=0.1)
+print("exit", code, "context ok", rclpy.ok())
+"""
+
+
+@pytest.mark.parametrize(
+    "script",
+    [_CTRL_C_BEFORE_THE_HANDLER, _CTRL_C_BEFORE_THE_STOP_EVENT],
+    ids=["installing-handlers", "making-the-stop-event"],
+)
+def test_ctrl_c_just_before_the_spin_handles_it_stops_cleanly(script: str) -> None:
     """A node whose 'active: serving' line was just printed, stopped at once (a launcher's
     Ctrl-C), died with a KeyboardInterrupt traceback and exit -2."""
     import subprocess
@@ -111,7 +134,7 @@ def test_ctrl_c_just_before_the_spin_handles_it_stops_cleanly() -> None:
     from roborefer_ros.ros.graph import ros_env
 
     done = subprocess.run(
-        [sys.executable, "-c", _CTRL_C_BEFORE_THE_HANDLER],
+        [sys.executable, "-c", script],
         env=ros_env(int(os.environ["ROS_DOMAIN_ID"])),
         capture_output=True,
         text=True,
