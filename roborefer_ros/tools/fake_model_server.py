@@ -334,10 +334,13 @@ class FakeModelServer:
         return self
 
     def requests(self) -> list[dict[str, Any]]:
-        """Every request logged so far, oldest first."""
+        """Every request logged so far, oldest first. A line the server is still writing (a
+        large request is written in pieces) is left for the next call."""
         if self.log_path is None or not self.log_path.exists():
             return []
-        return [json.loads(line) for line in self.log_path.read_text().splitlines() if line]
+        text = self.log_path.read_text()
+        complete = text[: text.rfind("\n") + 1]
+        return [json.loads(line) for line in complete.splitlines() if line]
 
     def clear_log(self) -> None:
         if self.log_path is not None:
