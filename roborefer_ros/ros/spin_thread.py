@@ -31,14 +31,24 @@ class SpinThread:
     shut-down context or ``close`` ends it.
     """
 
-    def __init__(self, name: str, context: Any = None, **node_kwargs: Any) -> None:
+    def __init__(
+        self, name: str, context: Any = None, start: bool = True, **node_kwargs: Any
+    ) -> None:
+        """``start`` False: spin only once ``start()`` is called, so action clients can be made
+        first (rclpy's ActionClient joins the node's waitables before its lock exists: a spinning
+        executor then raised AttributeError '_lock', seen in a suite run)."""
         self.node = Node(name, context=context, start_parameter_services=False, **node_kwargs)
         self._executor = SingleThreadedExecutor(context=context)
         self._executor.add_node(self.node)
         self._closing = False
         self.callback_errors = 0  # callbacks that raised (each logged)
         self._thread = threading.Thread(target=self._spin, name=name, daemon=True)
-        self._thread.start()
+        if start:
+            self._thread.start()
+
+    def start(self) -> None:
+        if not self._thread.is_alive():
+            self._thread.start()
 
     def _spin(self) -> None:
         while True:
@@ -63,7 +73,8 @@ class SpinThread:
         self._closing = True
         self._executor.shutdown(timeout_sec=1.0)
         self.node.destroy_node()
-        self._thread.join(timeout=2.0)
+        if self._thread.ident is not None:  # started
+            self._thread.join(timeout=2.0)
 
 
 def private_node_kwargs(parent: Node, topics: Iterable[str] = ()) -> dict[str, Any]:

@@ -234,7 +234,8 @@ class _Observer:
 
         self.context = Context()
         rclpy.init(context=self.context)
-        self._spin = SpinThread(f"sim_pickplace_{os.getpid()}", context=self.context)
+        # spun once its action clients exist (SpinThread's docstring)
+        self._spin = SpinThread(f"sim_pickplace_{os.getpid()}", context=self.context, start=False)
         self.node = self._spin.node
         self.object_frame = object_frame
         self.pose: Transform | None = None
@@ -266,6 +267,7 @@ class _Observer:
         self.node.create_subscription(
             CameraInfo, f"{CAMERA_NS}/color/camera_info", self._on_info, 10
         )
+        self._spin.start()
 
     def stop_watching_arm(self) -> None:
         """Drop the /lowstate subscription once the arm is seen: 500 callbacks a second in this

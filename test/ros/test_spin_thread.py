@@ -57,6 +57,28 @@ def test_a_callback_that_raises_does_not_end_the_thread(
     assert not listener.alive
 
 
+def test_a_listener_made_unstarted_spins_only_once_started(context: Context) -> None:
+    """The CLI's node makes its action clients before it spins (rclpy's ActionClient is not
+    ready for a spinning executor until its constructor returns)."""
+    fired: list[float] = []
+    listener = SpinThread(f"unstarted_{os.getpid()}", context=context, start=False)
+    try:
+        listener.node.create_timer(0.01, lambda: fired.append(time.monotonic()))
+        time.sleep(0.2)
+        assert not listener.alive and fired == []
+        listener.start()
+        deadline = time.monotonic() + 5.0
+        while not fired:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert listener.alive
+    finally:
+        listener.close()
+    never = SpinThread(f"never_started_{os.getpid()}", context=context, start=False)
+    never.close()  # closing one never started is fine
+    assert not never.alive
+
+
 def test_a_private_node_keeps_the_parents_namespace_and_remaps_but_not_its_name(
     context: Context,
 ) -> None:
