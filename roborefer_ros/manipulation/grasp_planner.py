@@ -91,18 +91,12 @@ class GraspConfig:
             "retreat_distance_m",
             "place_clearance_m",
             "max_finger_depth_m",
+            "frontal_min_height_m",
+            "frontal_descent_m",
         ):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0.0):
                 raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
-        if not (math.isfinite(self.frontal_descent_m) and self.frontal_descent_m >= 0):
-            raise ValueError(
-                f"frontal_descent_m must be finite and >= 0, got {self.frontal_descent_m!r}"
-            )
-        if not (math.isfinite(self.frontal_min_height_m) and self.frontal_min_height_m >= 0):
-            raise ValueError(
-                f"frontal_min_height_m must be finite and >= 0, got {self.frontal_min_height_m!r}"
-            )
         place_approach = self.place_approach_distance_m
         if place_approach is not None and not (
             math.isfinite(place_approach) and place_approach > 0

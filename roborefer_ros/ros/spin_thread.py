@@ -47,7 +47,7 @@ class SpinThread:
             self._thread.start()
 
     def start(self) -> None:
-        if not self._thread.is_alive():
+        if self._thread.ident is None:  # not started yet
             self._thread.start()
 
     def _spin(self) -> None:

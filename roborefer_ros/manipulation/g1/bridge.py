@@ -259,20 +259,17 @@ class G1Bridge:
                 "knows",
             )
         try:
-            side, yaw, segments = self.choose_plan(
-                plan, sides, np.asarray(state.q, dtype=np.float64)
-            )
+            side, segments = self.choose_plan(plan, sides, np.asarray(state.q, dtype=np.float64))
         except _PlanningError as err:
             return ExecutionResult(ExecutionStatus.PLANNING_FAILED, str(err), failed_step=err.step)
-        del yaw  # the segments are turned by it
         return _Run(self, side, plan, segments, on_step, cancelled or (lambda: False)).run(state)
 
     def choose_plan(
         self, plan: StepPlan, sides: list[ArmSide], q_measured: FloatArray
-    ) -> tuple[ArmSide, float, list[_Segment]]:
-        """The first (arm, place yaw) whose every pose solves, with its segments; the first
-        arm's first error when none does (the arm on the target's side, unturned, is the plan
-        as asked)."""
+    ) -> tuple[ArmSide, list[_Segment]]:
+        """The arm and segments of the first (arm, place yaw) whose every pose solves; the
+        first arm's first error when none does (the arm on the target's side, unturned, is the
+        plan as asked)."""
         first_error: _PlanningError | None = None
         has_place = any(s.stage in _PLACE_STAGES and s.tcp_pose is not None for s in plan.steps)
         yaws = self.config.place_yaw_offsets_rad if has_place else (0.0,)
@@ -280,7 +277,7 @@ class G1Bridge:
             q_seed = q_measured[list(side.motor_slots)]
             for yaw in yaws:
                 try:
-                    return side, yaw, self.plan_segments(plan, side, q_seed, yaw)
+                    return side, self.plan_segments(plan, side, q_seed, yaw)
                 except _PlanningError as err:
                     if first_error is None:
                         first_error = err
@@ -353,7 +350,7 @@ class _Run:
         try:
             while self.streamer.phase is Phase.RAMP_IN:
                 self.guarded_tick()
-            for index, segment in enumerate(self.segments):
+            for segment, following in zip(self.segments, [*self.segments[1:], None], strict=True):
                 current = segment.step
                 started = self.io.now_s()
                 if self.on_step is not None:
@@ -361,9 +358,8 @@ class _Run:
                 if segment.closed is not None:
                     self.run_hand(segment.closed)
                 else:
-                    following = self.segments[index + 1 :][:1]
                     self.run_arm(
-                        segment, grip_next=bool(following) and following[0].closed is not None
+                        segment, grip_next=following is not None and following.closed is not None
                     )
                 self.durations.append(self.io.now_s() - started)
         except _StopError as stop:
@@ -393,17 +389,21 @@ class _Run:
         while self.streamer.phase is not Phase.DONE:
             self.tick()
 
-    def settle_for_grip(self, target: FloatArray) -> bool:
-        """Whether the joints came within the grip tolerance (the hand acts either way)."""
-        end = self.io.now_s() + self.cfg.grip_settle_s
-        while self.io.now_s() < end:
+    def wait_within(self, target: FloatArray, tolerance_rad: float, timeout_s: float) -> float:
+        """Stream until the measured arm joints are within ``tolerance_rad`` of ``target`` or
+        ``timeout_s`` has passed; the last joint error (inf without a state)."""
+        deadline = self.io.now_s() + timeout_s
+        error = math.inf
+        while True:
             state = self.io.latest_state()
             if state is not None:
                 measured = np.asarray(state.q)[list(self.side.motor_slots)]
-                if float(np.max(np.abs(measured - target))) <= self.cfg.grip_tolerance_rad:
-                    return True
+                error = float(np.max(np.abs(measured - target)))
+                if error <= tolerance_rad:
+                    return error
+            if self.io.now_s() >= deadline:
+                return error
             self.guarded_tick()
-        return False
 
     def run_hand(self, closed: bool) -> None:
         limits = self.bridge.hand_limits.get(self.side)
@@ -424,22 +424,13 @@ class _Run:
             while not self.streamer.reached(self.side):
                 self.guarded_tick()
         # the desired joints are there: wait for the measured ones
-        deadline = self.io.now_s() + self.cfg.settle_timeout_s
-        error = math.inf
-        while True:
-            state = self.io.latest_state()
-            if state is not None:
-                measured = np.asarray(state.q)[list(self.side.motor_slots)]
-                error = float(np.max(np.abs(measured - target)))
-                if error <= self.cfg.goal_tolerance_rad:
-                    if grip_next:
-                        self.settle_for_grip(target)
-                    return
-            if self.io.now_s() >= deadline:
-                raise _StopError(
-                    ExecutionStatus.EXECUTION_FAILED,
-                    f"the {self.side.value} arm did not settle within "
-                    f"{self.cfg.settle_timeout_s:.1f} s (joint error {error:.3f} rad, tolerance "
-                    f"{self.cfg.goal_tolerance_rad:.3f} rad)",
-                )
-            self.guarded_tick()
+        cfg = self.cfg
+        error = self.wait_within(target, cfg.goal_tolerance_rad, cfg.settle_timeout_s)
+        if error > cfg.goal_tolerance_rad:
+            raise _StopError(
+                ExecutionStatus.EXECUTION_FAILED,
+                f"the {self.side.value} arm did not settle within {cfg.settle_timeout_s:.1f} s "
+                f"(joint error {error:.3f} rad, tolerance {cfg.goal_tolerance_rad:.3f} rad)",
+            )
+        if grip_next:  # closer still before the hand acts, then it acts anyway
+            self.wait_within(target, cfg.grip_tolerance_rad, cfg.grip_settle_s)

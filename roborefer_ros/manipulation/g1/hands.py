@@ -90,12 +90,17 @@ def load_hand_limits(side: ArmSide, urdf_path: Path | None = None) -> HandLimits
     return HandLimits(side, tuple(lower), tuple(upper))
 
 
+def _range_ends(lo: float, hi: float) -> tuple[float, float, float]:
+    """(rest, closing end, opening end) of a joint range: rest is the end nearest 0 (0 inside
+    the range), the closing end the one farthest from 0, the opening end the other one."""
+    far = lo if abs(lo) > abs(hi) else hi
+    return min(max(0.0, lo), hi), far, hi if far == lo else lo
+
+
 def open_targets(limits: HandLimits, spread_fraction: float = 0.0) -> tuple[float, ...]:
     out = []
     for index, (lo, hi) in enumerate(zip(limits.lower, limits.upper, strict=True)):
-        start = min(max(0.0, lo), hi)
-        far = lo if abs(lo) > abs(hi) else hi  # the closing direction's end
-        spread = hi if far == lo else lo  # the other end
+        start, far, spread = _range_ends(lo, hi)
         if index == 0 or (spread - start) * (far - start) >= 0.0:
             out.append(start)  # thumb_0 turns the thumb about the palm: never spread
         else:
@@ -106,12 +111,8 @@ def open_targets(limits: HandLimits, spread_fraction: float = 0.0) -> tuple[floa
 def close_targets(limits: HandLimits, close_fraction: float) -> tuple[float, ...]:
     out = []
     for index, (lo, hi) in enumerate(zip(limits.lower, limits.upper, strict=True)):
-        start = min(max(0.0, lo), hi)
-        if index == 0:
-            out.append(start)
-            continue
-        far = lo if abs(lo) > abs(hi) else hi
-        out.append(start + close_fraction * (far - start))
+        start, far, _ = _range_ends(lo, hi)
+        out.append(start if index == 0 else start + close_fraction * (far - start))
     return tuple(out)
 
 
