@@ -27,9 +27,12 @@ is turned; this estimates both from the frozen frame around the pointed pixel (R
    the width across it (conservative: never thinner than it is wide).
 
 Confidence (0..1) multiplies the evidence: enough object points, a support plane that explains
-most of the window's background, an object that does not run out of the window, and the share of
-the footprint the visible points cover (``visible_fraction``). Nothing here raises for a bad
-scene: an estimate that could not be made has confidence 0 and says why (``reason``).
+most of the window's background, an object that does not run out of the window or the image, and
+the share of the footprint the visible points cover (``visible_fraction``). A ROUND body cut by
+the image's border is the exception: its circle is fixed by the arc seen, so the evidence is the
+share of its disc inside the view; a cut box's hidden side could lie anywhere (0.3). Nothing
+here raises for a bad scene: an estimate that could not be made has confidence 0 and says why
+(``reason``).
 """
 
 from __future__ import annotations
@@ -188,6 +191,8 @@ def estimate_extent(
     if not (math.isfinite(z0) and z0 > 0):
         return _failed(f"no depth at the pointed pixel ({z0})")
     img_h, img_w = depth_raw.shape[:2]
+    if not (0 <= round(pixel[0]) < img_w and 0 <= round(pixel[1]) < img_h):
+        return _failed(f"the pointed pixel ({pixel[0]:.1f}, {pixel[1]:.1f}) is outside the image")
     radius = int(min(max(camera.fx * cfg.window_radius_m / z0, 8.0), max(img_h, img_w)))
     stride = max(1, math.ceil((2 * radius + 1) / _MAX_GRID_SIDE))
     iu, iv = round(pixel[0]), round(pixel[1])
@@ -270,7 +275,13 @@ def estimate_extent(
     cut = _cut_sides(region, (us[0], us[-1], vs[0], vs[-1]), (img_w, img_h), stride)
     evidence = [min(1.0, n / (4.0 * cfg.min_points)), min(1.0, plane_share / 0.3), visible]
     reasons = []
-    if cut:
+    if cut == "image" and shape is Shape.ROUND:
+        # a circle is fixed by the arc seen (a box's hidden side could lie anywhere): what is
+        # uncertain is the share of its disc out of the view
+        out = _disc_out_of_view(camera, body, normal, width, top)
+        evidence.append(1.0 - out)
+        reasons.append(f"the object reaches the image's border ({out:.0%} of its disc out of view)")
+    elif cut:
         evidence.append(0.3)
         reasons.append(f"the object runs out of the {cut} (part of it unseen)")
     if occluded > 0.15:
@@ -664,6 +675,35 @@ def _occluded_outline(
         hidden |= outside & padded_valid[rows, cols] & nearer
     hidden &= outline
     return float(hidden.sum() / outline.sum()), hidden
+
+
+def _disc_out_of_view(
+    camera: CameraModel, centre: FloatArray, up: FloatArray, diameter: float, height: float
+) -> float:
+    """Share of a round body's footprint disc (``centre`` on the support plane, camera frame)
+    whose points, at its base or its top, project outside the image."""
+    e1 = np.cross(up, [0.0, 0.0, 1.0])
+    if float(np.linalg.norm(e1)) < 1e-6:
+        e1 = np.cross(up, [1.0, 0.0, 0.0])
+    e1 /= np.linalg.norm(e1)
+    e2 = np.cross(up, e1)
+    radii = (np.arange(5) + 0.5) / 5 * (diameter / 2)
+    angles = np.arange(24) * (2 * math.pi / 24)
+    rr, aa = np.meshgrid(radii, angles)
+    weights = rr.ravel()  # each sample stands for an area proportional to its radius
+    disc = centre + np.outer(rr.ravel() * np.cos(aa.ravel()), e1)
+    disc = disc + np.outer(rr.ravel() * np.sin(aa.ravel()), e2)
+    out = np.zeros(disc.shape[0], dtype=bool)
+    for lift in (0.0, height):
+        pts = disc + up * lift
+        z = pts[:, 2]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            u = camera.fx * pts[:, 0] / z + camera.cx
+            v = camera.fy * pts[:, 1] / z + camera.cy
+        inside = (z > 0) & (u >= -0.5) & (u <= camera.width - 0.5)
+        inside &= (v >= -0.5) & (v <= camera.height - 0.5)
+        out |= ~inside
+    return float(weights[out].sum() / weights.sum())
 
 
 def _cut_sides(

@@ -286,6 +286,29 @@ def test_an_object_cut_by_the_image_border_has_a_low_confidence() -> None:
     assert extent.confidence < 0.35
 
 
+def test_a_round_body_cut_by_the_image_border_is_completed_from_its_arc() -> None:
+    """A can at the image's right edge (its far right quarter out of view): its circle comes from
+    the arc seen, so its diameter and centre hold, and the confidence drops by the share of its
+    disc out of view, not to the cut box's 0.3."""
+    inside, _, _ = estimate([Shape3("cylinder", (0.28, 0.0), (0.07, 0.07, 0.09))])
+    assert "image" not in inside.reason
+    cut, _, centre = estimate([Shape3("cylinder", (0.35, 0.0), (0.07, 0.07, 0.09))])
+    assert cut.shape is Shape.ROUND
+    assert "of its disc out of view" in cut.reason
+    assert cut.width_m == pytest.approx(0.07, abs=0.004)
+    assert math.hypot(centre[0] - 0.35, centre[1]) < 0.004
+    assert 0.35 < cut.confidence < inside.confidence - 0.15
+
+
+def test_a_pointed_pixel_outside_the_image_gives_confidence_zero() -> None:
+    box = Shape3("box", (0.0, 0.0), (0.10, 0.06, 0.05))
+    depth, _ = render([box], T_TABLE_FROM_OPTICAL)
+    _, p_cam = point_at(box)
+    extent = estimate_extent(CAMERA, depth, "16UC1", (W + 3.0, 100.0), p_cam)
+    assert extent.confidence == 0.0
+    assert "outside the image" in extent.reason
+
+
 def test_noisy_depth_keeps_the_box_within_a_centimetre() -> None:
     box = Shape3("box", (0.0, 0.0), (0.09, 0.05, 0.06), math.radians(35))
     for seed in range(3):
