@@ -693,16 +693,14 @@ def _disc_out_of_view(
     weights = rr.ravel()  # each sample stands for an area proportional to its radius
     disc = centre + np.outer(rr.ravel() * np.cos(aa.ravel()), e1)
     disc = disc + np.outer(rr.ravel() * np.sin(aa.ravel()), e2)
-    out = np.zeros(disc.shape[0], dtype=bool)
-    for lift in (0.0, height):
-        pts = disc + up * lift
-        z = pts[:, 2]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            u = camera.fx * pts[:, 0] / z + camera.cx
-            v = camera.fy * pts[:, 1] / z + camera.cy
-        inside = (z > 0) & (u >= -0.5) & (u <= camera.width - 0.5)
-        inside &= (v >= -0.5) & (v <= camera.height - 0.5)
-        out |= ~inside
+
+    def in_view(point: FloatArray) -> bool:
+        if point[2] <= 0:
+            return False
+        u, v = camera.project(point)
+        return -0.5 <= u <= camera.width - 0.5 and -0.5 <= v <= camera.height - 0.5
+
+    out = np.array([not (in_view(p) and in_view(p + up * height)) for p in disc], dtype=bool)
     return float(weights[out].sum() / weights.sum())
 
 
