@@ -66,6 +66,14 @@ def generate_launch_description() -> LaunchDescription:
                 executable="pick_place_node",
                 name="pick_place_node",
                 output="screen",
+                # the g1 backend checks its plans against the same depth (g1_depth_topic)
+                remappings=[
+                    ("color/camera_info", [LaunchConfiguration("camera_ns"), "/color/camera_info"]),
+                    (
+                        "aligned_depth_to_color/image_raw",
+                        [LaunchConfiguration("camera_ns"), "/", LaunchConfiguration("depth_topic")],
+                    ),
+                ],
                 parameters=[
                     params_file,
                     overlay,

@@ -58,7 +58,10 @@ NODE_TOPICS: dict[str, frozenset[str]] = {
             "/tf_static",
         }
     ),
-    "pick_place_node": frozenset({"/tf", "/tf_static"}),
+    # the g1 backend's scene check (g1_depth_topic, g1_camera_info_topic)
+    "pick_place_node": frozenset(
+        {"color/camera_info", "aligned_depth_to_color/image_raw", "/tf", "/tf_static"}
+    ),
     "sim_node": frozenset(
         {
             "color/image_raw",

@@ -206,8 +206,12 @@ def graph_specs(options: LiveOptions, referring: Path, python: str) -> list[Proc
         node(
             "refer_node", "roborefer_ros.tools.refer_node", refer_params, robot_files, refer_remaps
         ),
-        node(
-            "pick_place_node", "roborefer_ros.tools.pick_place_node", pick_params, robot_files, []
+        node(  # the camera too: the g1 backend checks its plans against the depth
+            "pick_place_node",
+            "roborefer_ros.tools.pick_place_node",
+            pick_params,
+            robot_files,
+            refer_remaps,
         ),
     ]
     if backend == "moveit":

@@ -7,14 +7,30 @@ pose fails as PLANNING_FAILED with the arm still under the locomotion controller
 side of the first pose is tried first, then the other one; for each arm the place half of the
 plan (PLACE and RETREAT steps) may be turned about the vertical through each TCP by one of
 ``place_yaw_offsets_rad`` (the held object turns with the hand and still lands upright on the
-same point; a level hand placing across the body or far out needs it). The first combination
-whose every pose solves is executed. Then the streamer ramps the arm_sdk weight up, walks the joint
-waypoints (rate-limited by the streamer), opens/closes the hand on OPEN/CLOSE, and ramps the
-weight down at the end, on cancel (CANCELED) and on an abort (EXECUTION_FAILED, with the reason).
+same point; a level hand placing across the body or far out needs it). Without a depth frame
+(``scene``) the first combination whose every pose solves is executed.
+
+With one, the place half is also checked against the scene, as MoveIt checks a plan against its
+octomap: the frame becomes a height map in the plan frame (``manipulation.obstacles``; the arms,
+at the measured joints, filtered out; the object the plan grasps taken out), and the arm's
+spheres (``arm_collision``) along the joint-space lines from the lift to the end of the plan,
+holding the object until OPEN, give the deepest intrusion. The candidates, in order: the place
+yaws; then the lift-to-pre-place move as a straight TCP path, level or risen by
+``carry_rises_m``; then the place half shifted by ``place_shifts_m`` along +-x and +-y. The first
+that clears (``obstacle_tolerance_m``) is executed; when none does, the least intruding if it
+only brushes (``obstacle_accept_m``), else the plan as asked (the first that solves): in the
+simulated scenes a deeper intrusion of every candidate meant a blocked arm whichever was taken,
+and the plan as asked then succeeded most often (docs/benchmarks.md).
+
+Then the streamer ramps the arm_sdk weight up, walks the joint waypoints (rate-limited by the
+streamer), opens/closes the hand on OPEN/CLOSE, and ramps the weight down at the end, on cancel
+(CANCELED) and on an abort (EXECUTION_FAILED, with the reason).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +40,12 @@ import numpy as np
 import numpy.typing as npt
 
 from roborefer_ros.core.transforms import Transform, interpolate
+from roborefer_ros.manipulation.g1.arm_collision import (
+    ArmBodyModel,
+    arm_spheres,
+    joint_path,
+    path_penetration,
+)
 from roborefer_ros.manipulation.g1.arm_sdk import (
     ArmCommand,
     ArmStreamer,
@@ -39,7 +61,14 @@ from roborefer_ros.manipulation.g1.kinematics import (
     ArmSide,
     G1KinematicsError,
     IkOptions,
+    IkSolution,
     solve_ik,
+)
+from roborefer_ros.manipulation.obstacles import (
+    DepthView,
+    HeightMap,
+    HeightMapConfig,
+    height_map_from_depth,
 )
 from roborefer_ros.manipulation.steps import (
     ExecutionResult,
@@ -91,6 +120,19 @@ class G1BridgeConfig:
     # the place half of a plan turned about the vertical by these (tried in order, per arm)
     place_yaw_offsets_rad: tuple[float, ...] = (0.0, 0.35, -0.35, 0.7, -0.7)
     try_other_arm: bool = True  # when no place yaw solves with the arm on the target's side
+    # With a depth frame of the scene (``G1Bridge(scene=...)``, module docstring): a candidate
+    # whose deepest intrusion is within obstacle_tolerance_m clears the scene; when none does,
+    # the least intruding is taken if within obstacle_accept_m, else the plan as asked.
+    obstacle_tolerance_m: float = 0.005
+    obstacle_accept_m: float = 0.03
+    body: ArmBodyModel = field(default_factory=ArmBodyModel)
+    height_map: HeightMapConfig = field(default_factory=HeightMapConfig)
+    # routes tried from the lift to the pre-place when the joint-space one meets the scene:
+    # a straight TCP path risen this much above its higher end on the way
+    carry_rises_m: tuple[float, ...] = (0.0, 0.04)
+    # and then the place half moved this far along +-x and +-y (within a placement's tolerance)
+    place_shifts_m: tuple[float, ...] = (0.015,)
+    self_filter_margin_m: float = 0.03  # depth points this close to the arms are the arms
 
     def __post_init__(self) -> None:
         if self.plan_frame != BASE_FRAME:
@@ -98,6 +140,8 @@ class G1BridgeConfig:
                 f"the G1 bridge plans in {BASE_FRAME}, got plan_frame {self.plan_frame!r}"
             )
         for name in (
+            "obstacle_tolerance_m",
+            "obstacle_accept_m",
             "linear_step_m",
             "max_waypoint_jump_rad",
             "goal_tolerance_rad",
@@ -142,6 +186,25 @@ def _yawed(pose: Transform, yaw_rad: float) -> Transform:
     return Transform(pose.translation, (turn @ Transform(quat_xyzw=pose.quat_xyzw)).quat_xyzw)
 
 
+@dataclass(frozen=True)
+class PlanChoice:
+    """The (arm, place yaw) a plan runs with and how deep the scene reaches into its place
+    half (``checked`` False: no height map, not checked)."""
+
+    side: ArmSide
+    place_yaw_rad: float
+    carry_rise_m: float | None  # None: lift to pre-place in joint space
+    place_shift_xy_m: tuple[float, float]
+    segments: list[_Segment]
+    intrusion_m: float
+    checked: bool
+
+
+def _at_height(pose: Transform, z_m: float) -> Transform:
+    x, y, _ = pose.translation
+    return Transform((x, y, z_m), pose.quat_xyzw)
+
+
 class _StopError(Exception):
     def __init__(self, status: ExecutionStatus, message: str) -> None:
         super().__init__(message)
@@ -161,14 +224,21 @@ class G1Bridge:
         chains: dict[ArmSide, ArmChain],
         hand_limits: dict[ArmSide, HandLimits],
         gravity: GravityModel | None = None,
+        scene: Callable[[], DepthView | None] | None = None,
     ) -> None:
-        """``gravity``: the upper body's hold torques, sent as feed-forward (None: PD only)."""
+        """``gravity``: the upper body's hold torques, sent as feed-forward (None: PD only);
+        ``scene``: the newest depth frame when a plan starts (None, or None returned: plans are
+        not checked against the scene)."""
         self.config = config
         self.io = io
         self.chains = chains
         self.hand_limits = hand_limits
         self.gravity = gravity
+        self.scene = scene
+        self.last_height_map: HeightMap | None = None
         self.last_streamer: ArmStreamer | None = None  # for tests and diagnostics
+        self.last_choice: PlanChoice | None = None
+        self._ik_memo: dict[object, IkSolution | G1KinematicsError] | None = None
 
     def available(self) -> tuple[bool, str]:
         return True, ""
@@ -176,12 +246,29 @@ class G1Bridge:
     # -- planning -------------------------------------------------------------------------------
 
     def plan_segments(
-        self, plan: StepPlan, side: ArmSide, q_seed: FloatArray, place_yaw_rad: float = 0.0
+        self,
+        plan: StepPlan,
+        side: ArmSide,
+        q_seed: FloatArray,
+        place_yaw_rad: float = 0.0,
+        carry_rise_m: float | None = None,
+        place_shift_xy_m: tuple[float, float] = (0.0, 0.0),
     ) -> list[_Segment]:
+        """Joint waypoints for every step. ``carry_rise_m``: the first MOVE of the place half
+        (lift to pre-place) becomes a straight TCP path instead of a joint-space line, risen by
+        this much above the higher of its ends on the way (0: straight across)."""
         chain = self.chains[side]
         segments: list[_Segment] = []
         q_prev = q_seed.copy()
         pose_prev: Transform | None = None
+        carry_step = next(
+            (
+                i
+                for i, s in enumerate(plan.steps)
+                if s.stage in _PLACE_STAGES and s.kind is StepKind.MOVE
+            ),
+            None,
+        )
         for index, step in enumerate(plan.steps):
             if step.kind in (StepKind.OPEN, StepKind.CLOSE):
                 segments.append(_Segment(index, closed=step.kind is StepKind.CLOSE))
@@ -191,22 +278,40 @@ class G1Bridge:
                     index, f"{step.kind.value} step '{step.label}' has no tcp_pose"
                 )
             target = step.tcp_pose
-            if place_yaw_rad and step.stage in _PLACE_STAGES:
-                target = _yawed(target, place_yaw_rad)
+            if step.stage in _PLACE_STAGES:
+                if place_yaw_rad:
+                    target = _yawed(target, place_yaw_rad)
+                if place_shift_xy_m != (0.0, 0.0):
+                    x, y, z = target.translation
+                    dx, dy = place_shift_xy_m
+                    target = Transform((x + dx, y + dy, z), target.quat_xyzw)
             poses = [target]
-            if step.kind is StepKind.LINEAR and pose_prev is not None:
-                distance = float(
-                    np.linalg.norm(np.subtract(target.translation, pose_prev.translation))
-                )
-                pieces = max(1, math.ceil(distance / self.config.linear_step_m))
-                poses = [interpolate(pose_prev, target, k / pieces) for k in range(1, pieces + 1)]
+            carried = carry_rise_m is not None and index == carry_step
+            straight = step.kind is StepKind.LINEAR or carried
+            if straight and pose_prev is not None:
+                corners = [pose_prev, target]
+                if carried and carry_rise_m:
+                    height = max(pose_prev.translation[2], target.translation[2]) + carry_rise_m
+                    corners = [
+                        pose_prev,
+                        _at_height(pose_prev, height),
+                        _at_height(target, height),
+                        target,
+                    ]
+                poses = []
+                for start, end in itertools.pairwise(corners):
+                    distance = float(
+                        np.linalg.norm(np.subtract(end.translation, start.translation))
+                    )
+                    pieces = max(1, math.ceil(distance / self.config.linear_step_m))
+                    poses += [interpolate(start, end, k / pieces) for k in range(1, pieces + 1)]
             waypoints = []
             for pose in poses:
                 try:
-                    solution = solve_ik(chain, pose.as_matrix(), q_prev, self.config.ik)
+                    solution = self._solve(chain, pose, q_prev)
                 except G1KinematicsError as err:
                     raise _PlanningError(index, str(err)) from None
-                if step.kind is StepKind.LINEAR and pose_prev is not None:
+                if straight and pose_prev is not None:
                     jump = float(np.max(np.abs(solution.q - q_prev)))
                     if jump > self.config.max_waypoint_jump_rad:
                         raise _PlanningError(
@@ -220,6 +325,23 @@ class G1Bridge:
             pose_prev = target
             segments.append(_Segment(index, tuple(waypoints), speed_scale=step.speed_scale))
         return segments
+
+    def _solve(self, chain: ArmChain, pose: Transform, q_seed: FloatArray) -> IkSolution:
+        """``solve_ik``, remembered for the candidates of one ``choose_plan`` (they share the
+        pick half: the same poses from the same seeds give the same solutions)."""
+        if self._ik_memo is None:
+            return solve_ik(chain, pose.as_matrix(), q_seed, self.config.ik)
+        key = (chain.side, pose.translation, pose.quat_xyzw, q_seed.tobytes())
+        found = self._ik_memo.get(key)
+        if found is None:
+            try:
+                found = solve_ik(chain, pose.as_matrix(), q_seed, self.config.ik)
+            except G1KinematicsError as err:
+                found = err
+            self._ik_memo[key] = found
+        if isinstance(found, G1KinematicsError):
+            raise found
+        return found
 
     # -- execution ------------------------------------------------------------------------------
 
@@ -269,23 +391,130 @@ class G1Bridge:
     ) -> tuple[ArmSide, list[_Segment]]:
         """The arm and segments of the first (arm, place yaw) whose every pose solves; the
         first arm's first error when none does (the arm on the target's side, unturned, is the
-        plan as asked)."""
-        first_error: _PlanningError | None = None
+        plan as asked). With a depth frame, the first arm that solves runs the candidate chosen
+        against the scene (module docstring); ``last_choice`` says which."""
         has_place = any(s.stage in _PLACE_STAGES and s.tcp_pose is not None for s in plan.steps)
         yaws = self.config.place_yaw_offsets_rad if has_place else (0.0,)
+        scene = self._scene_for(plan, q_measured)
+        self._ik_memo = {}
+        try:
+            return self._choose(plan, sides, q_measured, scene, has_place, yaws)
+        finally:
+            self._ik_memo = None
+
+    def _choose(
+        self,
+        plan: StepPlan,
+        sides: list[ArmSide],
+        q_measured: FloatArray,
+        scene: HeightMap | None,
+        has_place: bool,
+        yaws: tuple[float, ...],
+    ) -> tuple[ArmSide, list[_Segment]]:
+        first_error: _PlanningError | None = None
         for side in sides:
             q_seed = q_measured[list(side.motor_slots)]
-            for yaw in yaws:
+            routes: tuple[float | None, ...] = (None,)
+            if scene is not None and has_place:
+                routes = (None, *self.config.carry_rises_m)
+            solved: list[PlanChoice] = []
+            shifts: list[tuple[float, float]] = [(0.0, 0.0)]
+            if scene is not None and has_place:
+                for d in self.config.place_shifts_m:
+                    shifts += [(d, 0.0), (-d, 0.0), (0.0, d), (0.0, -d)]
+            for shift, rise, yaw in itertools.product(shifts, routes, yaws):
                 try:
-                    return side, self.plan_segments(plan, side, q_seed, yaw)
+                    segments = self.plan_segments(plan, side, q_seed, yaw, rise, shift)
                 except _PlanningError as err:
                     if first_error is None:
                         first_error = err
                     if err.step < _first_place_step(plan):
                         break  # the pick half failed: no place yaw helps this arm
+                    continue
+                intrusion = (
+                    0.0 if scene is None else self._place_intrusion(plan, side, segments, scene)
+                )
+                solved.append(
+                    PlanChoice(side, yaw, rise, shift, segments, intrusion, scene is not None)
+                )
+                if intrusion <= self.config.obstacle_tolerance_m:
+                    self.last_choice = solved[-1]
+                    return side, segments
+            if solved:
+                # none clears the scene: the least intruding when it only brushes, else the
+                # plan as asked (as far as it solves)
+                best = min(solved, key=lambda c: c.intrusion_m)
+                if best.intrusion_m > self.config.obstacle_accept_m:
+                    best = solved[0]
+                self.last_choice = best
+                return side, best.segments
         assert first_error is not None
         tried = f"{len(sides)} arm(s) x {len(yaws)} place yaw(s)"
         raise _PlanningError(first_error.step, f"{first_error} (tried {tried})")
+
+    def _body_model(self) -> ArmBodyModel:
+        ik = self.config.ik
+        return dataclasses.replace(
+            self.config.body, tcp_offset_m=ik.tcp_offset_m, tcp_lateral_m=ik.tcp_lateral_m
+        )
+
+    def _scene_for(self, plan: StepPlan, q_measured: FloatArray) -> HeightMap | None:
+        """The height map of the newest depth frame, the arms (at ``q_measured``) filtered out,
+        without the object the plan grasps (the one under its TCP at the CLOSE)."""
+        self.last_height_map = None
+        view = self.scene() if self.scene is not None else None
+        if view is None:
+            return None
+        body = self._body_model()
+        centres, radii = [], []
+        for side, chain in self.chains.items():
+            c, r = arm_spheres(chain, q_measured[list(side.motor_slots)], body)
+            centres.append(c)
+            radii.append(r + self.config.self_filter_margin_m)
+        try:
+            scene = height_map_from_depth(
+                view, self.config.height_map, (np.concatenate(centres), np.concatenate(radii))
+            )
+        except ValueError:
+            return None  # nothing seen in the workspace: nothing to check against
+        grasp: tuple[float, float, float] | None = None
+        for step in plan.steps:
+            if step.kind is StepKind.CLOSE and grasp is not None:
+                scene = scene.without_object_at((float(grasp[0]), float(grasp[1])))
+                break
+            if step.tcp_pose is not None:
+                grasp = step.tcp_pose.translation
+        self.last_height_map = scene
+        return scene
+
+    def _place_intrusion(
+        self, plan: StepPlan, side: ArmSide, segments: list[_Segment], scene: HeightMap
+    ) -> float:
+        """The deepest intrusion of the scene into the arm on its way from the lift to the end
+        of the plan (joint-space lines between the waypoints), holding the object until OPEN."""
+        body = self._body_model()
+        first_place = _first_place_step(plan)
+        holding = any(s.kind is StepKind.CLOSE for s in plan.steps[:first_place])
+        half_height = plan.object_half_height_m if holding else None
+        q_prev: FloatArray | None = None
+        deepest = 0.0
+        for segment in segments:
+            if segment.closed is False:
+                half_height = None
+            if segment.step < first_place or not segment.waypoints:
+                if segment.waypoints:
+                    q_prev = segment.waypoints[-1]
+                continue
+            states: list[FloatArray] = []
+            for waypoint in segment.waypoints:
+                if q_prev is not None:
+                    states += joint_path(q_prev, waypoint, body.step_rad)
+                q_prev = waypoint
+            deepest = max(
+                deepest,
+                path_penetration(self.chains[side], states, scene, body, half_height),
+            )
+        return deepest
 
     def _wait_state(self) -> LowStateSample | None:
         deadline = self.io.now_s() + self.config.state_wait_s

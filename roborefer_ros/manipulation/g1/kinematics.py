@@ -332,6 +332,19 @@ def forward_kinematics(
     return _forward(chain, arr, tip)[0]
 
 
+def joint_frames(
+    chain: ArmChain, q: npt.ArrayLike, tcp_offset_m: float = 0.0, tcp_lateral_m: float = 0.0
+) -> tuple[FloatArray, FloatArray]:
+    """(T_torso_from_tcp (4, 4), the 7 joint origins (7, 3)) in torso_link: where the links
+    run, for a collision check of the arm's body."""
+    arr = np.asarray(q, dtype=np.float64)
+    if arr.shape != (NUM_ARM_JOINTS,):
+        raise G1KinematicsError("input", f"q must have shape (7,), got {arr.shape}")
+    tip = chain.T_wrist_from_palm @ T_palm_from_tcp(tcp_offset_m, tcp_lateral_m, chain.side)
+    T_tcp, positions, _axes = _forward(chain, arr, tip)
+    return T_tcp, positions
+
+
 @dataclass(frozen=True)
 class IkOptions:
     """``orientation_weight`` 0 solves position only; ``position_tolerance_m`` and

@@ -55,8 +55,10 @@ from roborefer_ros.ros.pick_place.g1_params import (
     G1Topics,
     read_g1_config,
 )
+from roborefer_ros.ros.pick_place.g1_scene import DepthScene
 from roborefer_ros.ros.pick_place.registry import UnavailableBackend
 from roborefer_ros.ros.spin_thread import SpinThread, private_node_kwargs
+from roborefer_ros.ros.tf import make_transform_listener
 
 STATE_QOS = QoSProfile(
     depth=1, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.BEST_EFFORT
@@ -114,7 +116,12 @@ class RosG1Io:
             for side in ArmSide
         }
         # Names resolved by the node, so its remaps apply to the private listener too.
-        state_topics = [topics.lowstate, *(topics.hand_state_for(s.value) for s in ArmSide)]
+        state_topics = [
+            topics.lowstate,
+            *(topics.hand_state_for(s.value) for s in ArmSide),
+            topics.depth,
+            topics.camera_info,
+        ]
         self._listener = SpinThread(
             f"{node.get_name()}_g1_state",
             context=node.context,
@@ -136,6 +143,11 @@ class RosG1Io:
                     raw=True,
                 )
             )
+
+    @property
+    def listener_node(self) -> Any:
+        """The private node the state subscriptions live on (the scene's go there too)."""
+        return self._listener.node
 
     def close(self) -> None:
         """Stop the state listener (the node's own publishers go with the node)."""
@@ -191,14 +203,24 @@ class G1RosBackend:
 
     name = "g1"
 
-    def __init__(self, bridge: G1Bridge, io: RosG1Io, config: G1BackendConfig) -> None:
+    def __init__(
+        self, bridge: G1Bridge, io: RosG1Io, config: G1BackendConfig, logger: Any = None
+    ) -> None:
         self.bridge = bridge
         self.io = io
         self.config = config
+        self.scene: DepthScene | None = None  # the depth the plans are checked against
+        self.logger = logger
         self._running = threading.Lock()
 
     def available(self) -> tuple[bool, str]:
         return True, ""
+
+    def close(self) -> None:
+        """Stop the state listener and the scene's transform listener."""
+        self.io.close()
+        if self.scene is not None:
+            self.scene.transforms.close()
 
     def execute(
         self,
@@ -207,7 +229,26 @@ class G1RosBackend:
         cancelled: Callable[[], bool] | None = None,
     ) -> ExecutionResult:
         with self._running:  # one arm stream at a time, whatever the caller does
-            return self.bridge.execute(plan, on_step=on_step, cancelled=cancelled)
+            self.bridge.last_choice = None
+            result = self.bridge.execute(plan, on_step=on_step, cancelled=cancelled)
+            choice = self.bridge.last_choice
+            if choice is not None and self.logger is not None:
+                against = (
+                    f"scene intrusion {choice.intrusion_m * 1000:.0f} mm"
+                    if choice.checked
+                    else "not checked against the scene"
+                )
+                route = (
+                    "joint space"
+                    if choice.carry_rise_m is None
+                    else (f"straight, risen {choice.carry_rise_m:.2f} m")
+                )
+                self.logger.info(
+                    f"g1 plan: {choice.side.value} arm, place yaw {choice.place_yaw_rad:+.2f} rad, "
+                    f"shift ({choice.place_shift_xy_m[0]:+.3f}, {choice.place_shift_xy_m[1]:+.3f})"
+                    f" m, lift to pre-place {route}, {against}"
+                )
+            return result
 
 
 def make_g1_backend(context: BackendContext) -> ManipulationBackend:
@@ -229,7 +270,26 @@ def make_g1_backend(context: BackendContext) -> ManipulationBackend:
         return UnavailableBackend("g1", f"unavailable: {err}")
     gravity = None if body is None else partial(gravity_torques, body)
     io = RosG1Io(node, config.topics, config.fill_crc, msgs)
-    backend = G1RosBackend(G1Bridge(config.bridge, io, chains, hands, gravity), io, config)
+    scene = None
+    if config.check_scene:
+        transforms = make_transform_listener(
+            f"{node.get_name()}_g1", context=node.context, **private_node_kwargs(node)
+        )
+        scene = DepthScene(
+            io.listener_node,
+            config.topics.depth,
+            config.topics.camera_info,
+            context.plan_frame,
+            transforms,
+            config.scene_max_age_s,
+            node.get_logger(),
+            lambda: node.get_clock().now().nanoseconds,
+        )
+    bridge = G1Bridge(
+        config.bridge, io, chains, hands, gravity, scene=None if scene is None else scene.view
+    )
+    backend = G1RosBackend(bridge, io, config, node.get_logger())
+    backend.scene = scene
     node.get_logger().info(
         f"g1 arm bridge: {config.topics.arm_sdk} <- commands at "
         f"{1.0 / config.bridge.streamer.dt_s:.0f} Hz, state from {config.topics.lowstate}, "

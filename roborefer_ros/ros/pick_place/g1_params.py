@@ -102,6 +102,23 @@ G1_PARAMETERS: tuple[ParameterSpec, ...] = (
         "g1: how long OPEN / CLOSE stream the hand command.",
         range=(0.1, 10.0),
     ),
+    P(
+        "g1_check_scene",
+        True,
+        "g1: check each plan's place half against the head camera's depth (a height map).",
+    ),
+    P(
+        "g1_depth_topic",
+        "aligned_depth_to_color/image_raw",
+        "g1: depth image for the scene check (remap like the refer node's).",
+    ),
+    P("g1_camera_info_topic", "color/camera_info", "g1: camera_info of that depth image."),
+    P(
+        "g1_scene_max_age_s",
+        2.0,
+        "g1: an older depth frame is not used (the plan runs unchecked).",
+        range=(0.05, 60.0),
+    ),
     P("g1_fill_crc", True, "g1: fill LowCmd.crc (upstream arm_sdk examples leave it 0)."),
     P("g1_urdf_path", "", "g1: G1 URDF; empty = example-robot-data's g1_29dof_with_hand_rev_1_0."),
 )
@@ -113,6 +130,8 @@ class G1Topics:
     lowstate: str
     hand_cmd: str  # with {side}
     hand_state: str
+    depth: str = "aligned_depth_to_color/image_raw"
+    camera_info: str = "color/camera_info"
 
     def hand_cmd_for(self, side: str) -> str:
         return self.hand_cmd.format(side=side)
@@ -128,6 +147,8 @@ class G1BackendConfig:
     fill_crc: bool
     urdf_path: Path | None
     gravity_feedforward: bool = True
+    check_scene: bool = True
+    scene_max_age_s: float = 2.0
 
 
 def read_g1_config(values: dict[str, Any], plan_frame: str) -> G1BackendConfig:
@@ -177,6 +198,8 @@ def read_g1_config(values: dict[str, Any], plan_frame: str) -> G1BackendConfig:
         lowstate=str(values["g1_lowstate_topic"]),
         hand_cmd=str(values["g1_hand_cmd_topic"]),
         hand_state=str(values["g1_hand_state_topic"]),
+        depth=str(values["g1_depth_topic"]),
+        camera_info=str(values["g1_camera_info_topic"]),
     )
     urdf = str(values["g1_urdf_path"]).strip()
     return G1BackendConfig(
@@ -185,6 +208,8 @@ def read_g1_config(values: dict[str, Any], plan_frame: str) -> G1BackendConfig:
         bool(values["g1_fill_crc"]),
         Path(urdf) if urdf else None,
         bool(values["g1_gravity_feedforward"]),
+        bool(values["g1_check_scene"]),
+        float(values["g1_scene_max_age_s"]),
     )
 
 

@@ -34,6 +34,7 @@ from roborefer_ros.manipulation.g1.kinematics import (
     IkOptions,
     load_arm_chain,
 )
+from roborefer_ros.manipulation.obstacles import DepthView
 from roborefer_ros.manipulation.steps import (
     ExecutionResult,
     ExecutionStatus,
@@ -78,6 +79,9 @@ class SimG1BridgeBackend:
         self.last_fault: SimFault | None = None
         self.contacts: list[RobotContact] = []
         self.held_object: str | None = None
+        # the scene as the head camera saw it before the plan (plan frame): what the bridge
+        # checks its place half against, as the live backend does with its depth topic
+        self.depth_view: DepthView | None = None
         self._why = ""
         try:
             self.robot = G1LowLevel(scene)
@@ -88,7 +92,9 @@ class SimG1BridgeBackend:
             self._why = f"unavailable: {err}"
             return
         self.io = _ObservedIo(self.robot, self)
-        self.bridge = G1Bridge(config, self.io, chains, hands, gravity)
+        self.bridge = G1Bridge(
+            config, self.io, chains, hands, gravity, scene=lambda: self.depth_view
+        )
         model = scene.model
         self._objects = {int(model.body(o.name).id): o.name for o in scene.spec.objects}
         self._robot_bodies = {

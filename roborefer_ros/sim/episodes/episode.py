@@ -40,6 +40,7 @@ from roborefer_ros.manipulation.grasp_planner import (
     PlanRequest,
     plan_pick_place,
 )
+from roborefer_ros.manipulation.obstacles import DepthView
 from roborefer_ros.manipulation.safety import SafetyConfig
 from roborefer_ros.manipulation.steps import ExecutionStatus, Stage, Step, StepKind, StepPlan
 from roborefer_ros.sim import (
@@ -57,6 +58,7 @@ from roborefer_ros.sim import (
 )
 from roborefer_ros.sim.arms.executor import SimFault
 from roborefer_ros.sim.arms.factory import EpisodeBackend, make_episode_backend
+from roborefer_ros.sim.arms.g1_bridge import SimG1BridgeBackend
 from roborefer_ros.sim.episodes.strip import KeyFrameWriter, plan_targets
 from roborefer_ros.sim.robots import ROBOT_PREFIX
 from roborefer_ros.sim.robots.g1 import PLAN_FRAME as G1_PLAN_FRAME
@@ -558,6 +560,13 @@ class _Episode:
         robot = self.scene.robot_name
         frame, T_plan_from_base = plan_frame_of(self.scene)
         perceived = perceive_object(first_frame, self.task.pick, T_plan_from_base)
+        if isinstance(backend, SimG1BridgeBackend):
+            backend.depth_view = DepthView(
+                first_frame.depth_m,
+                first_frame.camera,
+                T_plan_from_base @ first_frame.T_base_from_optical,
+                frame=frame,
+            )
         pick_pose = T_plan_from_base @ backend.object_pose(self.obj.name)
         self.geometry = geometry_report(geometry, self.obj, pick_pose, perceived)
         targets = PickPlaceTargets(

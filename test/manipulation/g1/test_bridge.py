@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from roborefer_ros.core.transforms import Transform
+from roborefer_ros.manipulation.g1.arm_collision import ArmBodyModel, arm_spheres
 from roborefer_ros.manipulation.g1.arm_sdk import ARM_SLOTS, StreamerConfig
 from roborefer_ros.manipulation.g1.bridge import G1Bridge, G1BridgeConfig
 from roborefer_ros.manipulation.g1.hands import load_hand_limits
@@ -20,6 +21,7 @@ from roborefer_ros.manipulation.grasp_planner import (
 )
 from roborefer_ros.manipulation.steps import ExecutionStatus, Stage, Step, StepKind, StepPlan
 from roborefer_ros.testing.fake_g1 import FakeG1, FakeG1Io
+from test.manipulation.depth_scene import Box, top_down_view
 
 CHAINS = {side: load_arm_chain(side) for side in ArmSide}
 HANDS = {side: load_hand_limits(side) for side in ArmSide}
@@ -255,3 +257,64 @@ def test_the_hand_acts_only_once_the_arm_has_settled_closely(grip_tolerance: flo
         assert errors[0] <= grip_tolerance
     else:  # the goal tolerance alone lets the hand act while the arm is still 2-5 cm out
         assert 0.015 < errors[0] <= 0.05
+
+
+# -- the scene check (a depth frame of the table) ------------------------------------------------
+
+TABLE_Z = -0.10
+PICKED = ((0.29, 0.15, TABLE_Z), (0.35, 0.21, -0.04))  # the object _plan(0.18) grasps
+
+
+def _scene_bridge(boxes: list[Box]) -> tuple[G1Bridge, FakeG1Io]:
+    io = FakeG1Io(FakeG1())
+    view = top_down_view(boxes, TABLE_Z, eye=(0.30, 0.10, 0.50))
+    return G1Bridge(G1BridgeConfig(), io, CHAINS, HANDS, scene=lambda: view), io
+
+
+def test_without_a_depth_frame_the_plan_runs_unchecked() -> None:
+    bridge, io = _scene_bridge([])
+    bridge.scene = lambda: None
+    bridge.choose_plan(_plan(), [ArmSide.LEFT], io.robot.q.copy())
+    assert bridge.last_choice is not None and not bridge.last_choice.checked
+    assert bridge.last_height_map is None
+
+
+def test_the_grasped_object_is_no_obstacle_to_its_own_plan() -> None:
+    bridge, io = _scene_bridge([PICKED])
+    bridge.choose_plan(_plan(), [ArmSide.LEFT], io.robot.q.copy())
+    choice = bridge.last_choice
+    assert choice is not None and choice.checked and choice.intrusion_m == 0.0
+    assert (choice.place_yaw_rad, choice.carry_rise_m, choice.place_shift_xy_m) == (
+        0.0,
+        None,
+        (0.0, 0.0),
+    )
+    assert bridge.last_height_map is not None and bridge.last_height_map.occupied_cells == 0
+
+
+def test_a_neighbour_under_the_wrist_at_the_place_turns_the_place_clear_of_it() -> None:
+    plan = _plan()
+    unchecked, io = _bridge()
+    side, segments = unchecked.choose_plan(plan, [ArmSide.LEFT], io.robot.q.copy())
+    place = next(s for s in segments if plan.steps[s.step].label == "place")
+    centres, _radii = arm_spheres(CHAINS[side], place.waypoints[-1], ArmBodyModel())
+    wrist = centres[len(centres) // 3 : len(centres) // 2]  # forearm to wrist
+    x, y, z = wrist[int(np.argmin(wrist[:, 2]))]
+    neighbour = ((x - 0.015, y - 0.015, TABLE_Z), (x + 0.015, y + 0.015, z - 0.028))
+    bridge, io = _scene_bridge([PICKED, neighbour])
+    assert bridge.last_choice is None
+    bridge.choose_plan(plan, [ArmSide.LEFT], io.robot.q.copy())
+    scene = bridge.last_height_map
+    assert scene is not None
+    as_asked = bridge._place_intrusion(plan, side, segments, scene)
+    assert as_asked > bridge.config.obstacle_tolerance_m  # the plan as asked meets it
+    choice = bridge.last_choice
+    assert choice is not None and choice.checked
+    assert choice.intrusion_m <= bridge.config.obstacle_tolerance_m
+    assert (choice.place_yaw_rad, choice.carry_rise_m, choice.place_shift_xy_m) != (
+        0.0,
+        None,
+        (0.0, 0.0),
+    )
+    result = bridge.execute(plan)
+    assert result.status is ExecutionStatus.SUCCEEDED, result.message
