@@ -412,16 +412,15 @@ class G1Bridge:
         yaws: tuple[float, ...],
     ) -> tuple[ArmSide, list[_Segment]]:
         first_error: _PlanningError | None = None
+        routes: tuple[float | None, ...] = (None,)
+        shifts: list[tuple[float, float]] = [(0.0, 0.0)]
+        if scene is not None and has_place:  # the scene's candidates (module docstring)
+            routes = (None, *self.config.carry_rises_m)
+            for d in self.config.place_shifts_m:
+                shifts += [(d, 0.0), (-d, 0.0), (0.0, d), (0.0, -d)]
         for side in sides:
             q_seed = q_measured[list(side.motor_slots)]
-            routes: tuple[float | None, ...] = (None,)
-            if scene is not None and has_place:
-                routes = (None, *self.config.carry_rises_m)
             solved: list[PlanChoice] = []
-            shifts: list[tuple[float, float]] = [(0.0, 0.0)]
-            if scene is not None and has_place:
-                for d in self.config.place_shifts_m:
-                    shifts += [(d, 0.0), (-d, 0.0), (0.0, d), (0.0, -d)]
             for shift, rise, yaw in itertools.product(shifts, routes, yaws):
                 try:
                     segments = self.plan_segments(plan, side, q_seed, yaw, rise, shift)
