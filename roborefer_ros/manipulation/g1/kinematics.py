@@ -325,11 +325,7 @@ def forward_kinematics(
     chain: ArmChain, q: npt.ArrayLike, tcp_offset_m: float = 0.0, tcp_lateral_m: float = 0.0
 ) -> FloatArray:
     """T_torso_from_tcp (4, 4); with both offsets 0 its origin is the palm link's."""
-    arr = np.asarray(q, dtype=np.float64)
-    if arr.shape != (NUM_ARM_JOINTS,):
-        raise G1KinematicsError("input", f"q must have shape (7,), got {arr.shape}")
-    tip = chain.T_wrist_from_palm @ T_palm_from_tcp(tcp_offset_m, tcp_lateral_m, chain.side)
-    return _forward(chain, arr, tip)[0]
+    return joint_frames(chain, q, tcp_offset_m, tcp_lateral_m)[0]
 
 
 def joint_frames(

@@ -204,12 +204,19 @@ class G1RosBackend:
     name = "g1"
 
     def __init__(
-        self, bridge: G1Bridge, io: RosG1Io, config: G1BackendConfig, logger: Any = None
+        self,
+        bridge: G1Bridge,
+        io: RosG1Io,
+        config: G1BackendConfig,
+        logger: Any = None,
+        scene: DepthScene | None = None,
     ) -> None:
+        """``scene``: the depth the plans are checked against (its ``view`` is the bridge's
+        ``scene``); closed with the backend."""
         self.bridge = bridge
         self.io = io
         self.config = config
-        self.scene: DepthScene | None = None  # the depth the plans are checked against
+        self.scene = scene
         self.logger = logger
         self._running = threading.Lock()
 
@@ -288,8 +295,7 @@ def make_g1_backend(context: BackendContext) -> ManipulationBackend:
     bridge = G1Bridge(
         config.bridge, io, chains, hands, gravity, scene=None if scene is None else scene.view
     )
-    backend = G1RosBackend(bridge, io, config, node.get_logger())
-    backend.scene = scene
+    backend = G1RosBackend(bridge, io, config, node.get_logger(), scene)
     node.get_logger().info(
         f"g1 arm bridge: {config.topics.arm_sdk} <- commands at "
         f"{1.0 / config.bridge.streamer.dt_s:.0f} Hz, state from {config.topics.lowstate}, "
