@@ -20,7 +20,13 @@ yaws; then the lift-to-pre-place move as a straight TCP path, level or risen by
 that clears (``obstacle_tolerance_m``) is executed; when none does, the least intruding if it
 only brushes (``obstacle_accept_m``), else the plan as asked (the first that solves): in the
 simulated scenes a deeper intrusion of every candidate meant a blocked arm whichever was taken,
-and the plan as asked then succeeded most often (docs/benchmarks.md).
+and the plan as asked then succeeded most often (docs/benchmarks.md). The plan's first move, from
+the arm where it hangs to the first pose, is checked too: when its joint-space swing meets the
+scene, the arm swings to that pose risen by one of ``transit_rises_m`` and comes straight down
+onto it if that meets the scene less (``PlanChoice.transit_rise_m``).
+
+A pose of the place half that the IK reaches only to within ``place_position_tolerance_m`` (not
+the IK's own, kept for the grasp) is accepted: a placement's tolerance, not a grasp's.
 
 Then the streamer ramps the arm_sdk weight up, walks the joint waypoints (rate-limited by the
 streamer), opens/closes the hand on OPEN/CLOSE, and ramps the weight down at the end, on cancel
@@ -130,9 +136,17 @@ class G1BridgeConfig:
     # routes tried from the lift to the pre-place when the joint-space one meets the scene:
     # a straight TCP path risen this much above its higher end on the way
     carry_rises_m: tuple[float, ...] = (0.0, 0.04)
+    # and the plan's first move (from where the arm is): to its pose risen this much, in joint
+    # space, then straight down onto it
+    transit_rises_m: tuple[float, ...] = (0.05, 0.1)
     # and then the place half moved this far along +-x and +-y (within a placement's tolerance)
     place_shifts_m: tuple[float, ...] = (0.015,)
     self_filter_margin_m: float = 0.03  # depth points this close to the arms are the arms
+    # A place or retreat pose the IK reaches only to within this (not ik.position_tolerance_m)
+    # is accepted as reached: a placement's tolerance (the place shifts above move it 1.5 cm on
+    # purpose), not a grasp's. At the edge of the arm's reach, across the body, the best
+    # solution of a level hand misses by a few mm.
+    place_position_tolerance_m: float = 0.015
 
     def __post_init__(self) -> None:
         if self.plan_frame != BASE_FRAME:
@@ -150,6 +164,7 @@ class G1BridgeConfig:
             "grip_settle_s",
             "hand_duration_s",
             "state_wait_s",
+            "place_position_tolerance_m",
         ):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0.0):
@@ -198,6 +213,7 @@ class PlanChoice:
     segments: list[_Segment]
     intrusion_m: float
     checked: bool
+    transit_rise_m: float | None = None  # None: to the first pose in joint space
 
 
 def _at_height(pose: Transform, z_m: float) -> Transform:
@@ -253,10 +269,14 @@ class G1Bridge:
         place_yaw_rad: float = 0.0,
         carry_rise_m: float | None = None,
         place_shift_xy_m: tuple[float, float] = (0.0, 0.0),
+        transit_rise_m: float | None = None,
+        until_step: int | None = None,
     ) -> list[_Segment]:
-        """Joint waypoints for every step. ``carry_rise_m``: the first MOVE of the place half
-        (lift to pre-place) becomes a straight TCP path instead of a joint-space line, risen by
-        this much above the higher of its ends on the way (0: straight across)."""
+        """Joint waypoints for every step (up to, not including, ``until_step``).
+        ``carry_rise_m``: the first MOVE of the place half (lift to pre-place) becomes a straight
+        TCP path instead of a joint-space line, risen by this much above the higher of its ends on
+        the way (0: straight across); ``transit_rise_m`` the same for the first move of the plan,
+        from the TCP at ``q_seed``."""
         chain = self.chains[side]
         segments: list[_Segment] = []
         q_prev = q_seed.copy()
@@ -269,7 +289,12 @@ class G1Bridge:
             ),
             None,
         )
+        rises: dict[int, float] = {}
+        if carry_rise_m is not None and carry_step is not None:
+            rises[carry_step] = carry_rise_m
         for index, step in enumerate(plan.steps):
+            if until_step is not None and index >= until_step:
+                break
             if step.kind in (StepKind.OPEN, StepKind.CLOSE):
                 segments.append(_Segment(index, closed=step.kind is StepKind.CLOSE))
                 continue
@@ -286,19 +311,24 @@ class G1Bridge:
                     dx, dy = place_shift_xy_m
                     target = Transform((x + dx, y + dy, z), target.quat_xyzw)
             poses = [target]
-            carried = carry_rise_m is not None and index == carry_step
-            straight = step.kind is StepKind.LINEAR or carried
+            rise = rises.get(index)
+            straight = step.kind is StepKind.LINEAR or rise is not None
+            lead: list[Transform] = []  # reached in joint space (no jump check)
+            if index == 0 and transit_rise_m:
+                # to the first pose risen, in joint space; then straight down onto it
+                lead = [_at_height(target, target.translation[2] + transit_rise_m)]
+                pose_prev, straight = lead[0], True
             if straight and pose_prev is not None:
                 corners = [pose_prev, target]
-                if carried and carry_rise_m:
-                    height = max(pose_prev.translation[2], target.translation[2]) + carry_rise_m
+                if rise:
+                    height = max(pose_prev.translation[2], target.translation[2]) + rise
                     corners = [
                         pose_prev,
                         _at_height(pose_prev, height),
                         _at_height(target, height),
                         target,
                     ]
-                poses = []
+                poses = list(lead)
                 for start, end in itertools.pairwise(corners):
                     distance = float(
                         np.linalg.norm(np.subtract(end.translation, start.translation))
@@ -306,12 +336,13 @@ class G1Bridge:
                     pieces = max(1, math.ceil(distance / self.config.linear_step_m))
                     poses += [interpolate(start, end, k / pieces) for k in range(1, pieces + 1)]
             waypoints = []
-            for pose in poses:
+            placing = step.stage in _PLACE_STAGES
+            for number, pose in enumerate(poses):
                 try:
-                    solution = self._solve(chain, pose, q_prev)
+                    solution = self._solve(chain, pose, q_prev, placing)
                 except G1KinematicsError as err:
                     raise _PlanningError(index, str(err)) from None
-                if straight and pose_prev is not None:
+                if straight and pose_prev is not None and number >= len(lead):
                     jump = float(np.max(np.abs(solution.q - q_prev)))
                     if jump > self.config.max_waypoint_jump_rad:
                         raise _PlanningError(
@@ -326,16 +357,37 @@ class G1Bridge:
             segments.append(_Segment(index, tuple(waypoints), speed_scale=step.speed_scale))
         return segments
 
-    def _solve(self, chain: ArmChain, pose: Transform, q_seed: FloatArray) -> IkSolution:
+    def _solve(
+        self, chain: ArmChain, pose: Transform, q_seed: FloatArray, placing: bool = False
+    ) -> IkSolution:
+        """``solve_ik`` to the IK's tolerance; for a pose of the place half (``placing``) that
+        misses it, again to ``place_position_tolerance_m`` (the first error kept)."""
+        ik = self.config.ik
+        try:
+            return self._solve_with(chain, pose, q_seed, ik)
+        except G1KinematicsError as err:
+            loose = self.config.place_position_tolerance_m
+            if not placing or err.reason != "ik" or loose <= ik.position_tolerance_m:
+                raise
+            try:
+                return self._solve_with(
+                    chain, pose, q_seed, dataclasses.replace(ik, position_tolerance_m=loose)
+                )
+            except G1KinematicsError:
+                raise err from None
+
+    def _solve_with(
+        self, chain: ArmChain, pose: Transform, q_seed: FloatArray, options: IkOptions
+    ) -> IkSolution:
         """``solve_ik``, remembered for the candidates of one ``choose_plan`` (they share the
         pick half: the same poses from the same seeds give the same solutions)."""
         if self._ik_memo is None:
-            return solve_ik(chain, pose.as_matrix(), q_seed, self.config.ik)
-        key = (chain.side, pose.translation, pose.quat_xyzw, q_seed.tobytes())
+            return solve_ik(chain, pose.as_matrix(), q_seed, options)
+        key = (chain.side, pose.translation, pose.quat_xyzw, q_seed.tobytes(), options)
         found = self._ik_memo.get(key)
         if found is None:
             try:
-                found = solve_ik(chain, pose.as_matrix(), q_seed, self.config.ik)
+                found = solve_ik(chain, pose.as_matrix(), q_seed, options)
             except G1KinematicsError as err:
                 found = err
             self._ik_memo[key] = found
@@ -421,24 +473,43 @@ class G1Bridge:
         for side in sides:
             q_seed = q_measured[list(side.motor_slots)]
             solved: list[PlanChoice] = []
-            for shift, rise, yaw in itertools.product(shifts, routes, yaws):
-                try:
-                    segments = self.plan_segments(plan, side, q_seed, yaw, rise, shift)
-                except _PlanningError as err:
-                    if first_error is None:
-                        first_error = err
-                    if err.step < _first_place_step(plan):
-                        break  # the pick half failed: no place yaw helps this arm
-                    continue
-                intrusion = (
-                    0.0 if scene is None else self._place_intrusion(plan, side, segments, scene)
-                )
-                solved.append(
-                    PlanChoice(side, yaw, rise, shift, segments, intrusion, scene is not None)
-                )
-                if intrusion <= self.config.obstacle_tolerance_m:
-                    self.last_choice = solved[-1]
-                    return side, segments
+            transits: list[float | None] = [None]
+            if scene is not None:
+                transit = self._choose_transit(plan, side, q_seed, scene)
+                if transit is not None:
+                    transits.insert(0, transit)  # the joint-space one if the pick half fails
+            for transit in transits:
+                for shift, rise, yaw in itertools.product(shifts, routes, yaws):
+                    try:
+                        segments = self.plan_segments(
+                            plan, side, q_seed, yaw, rise, shift, transit_rise_m=transit
+                        )
+                    except _PlanningError as err:
+                        if first_error is None:
+                            first_error = err
+                        if err.step < _first_place_step(plan):
+                            break  # the pick half failed: no place yaw helps this arm
+                        continue
+                    intrusion = (
+                        0.0 if scene is None else self._place_intrusion(plan, side, segments, scene)
+                    )
+                    solved.append(
+                        PlanChoice(
+                            side,
+                            yaw,
+                            rise,
+                            shift,
+                            segments,
+                            intrusion,
+                            scene is not None,
+                            transit,
+                        )
+                    )
+                    if intrusion <= self.config.obstacle_tolerance_m:
+                        self.last_choice = solved[-1]
+                        return side, segments
+                if solved:
+                    break
             if solved:
                 # none clears the scene: the least intruding when it only brushes, else the
                 # plan as asked (as far as it solves)
@@ -450,6 +521,36 @@ class G1Bridge:
         assert first_error is not None
         tried = f"{len(sides)} arm(s) x {len(yaws)} place yaw(s)"
         raise _PlanningError(first_error.step, f"{first_error} (tried {tried})")
+
+    def _choose_transit(
+        self, plan: StepPlan, side: ArmSide, q_seed: FloatArray, scene: HeightMap
+    ) -> float | None:
+        """The route of the plan's first move, from the arm at ``q_seed``: the joint-space line
+        unless a straight TCP path (risen by one of ``transit_rises_m``) meets the scene less
+        by more than ``obstacle_tolerance_m`` (a hand swinging up from the hip in joint space
+        sweeps the objects between the robot and its target)."""
+        body = self._body_model()
+        best_route: float | None = None
+        best = math.inf
+        for route in (None, *self.config.transit_rises_m):
+            try:
+                segments = self.plan_segments(
+                    plan, side, q_seed, transit_rise_m=route, until_step=1
+                )
+            except _PlanningError:
+                continue
+            states: list[FloatArray] = []
+            q_prev = q_seed
+            for segment in segments:
+                for waypoint in segment.waypoints:
+                    states += joint_path(q_prev, waypoint, body.step_rad)
+                    q_prev = waypoint
+            intrusion = path_penetration(self.chains[side], states, scene, body)
+            if intrusion < best - self.config.obstacle_tolerance_m:
+                best_route, best = route, intrusion
+            if best <= self.config.obstacle_tolerance_m:
+                break
+        return best_route
 
     def _body_model(self) -> ArmBodyModel:
         ik = self.config.ik

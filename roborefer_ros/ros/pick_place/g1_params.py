@@ -73,6 +73,13 @@ G1_PARAMETERS: tuple[ParameterSpec, ...] = (
         "g1: send the upper body's gravity torques (URDF inertias) as MotorCmd.tau.",
     ),
     P("g1_ik_position_tolerance_m", 0.002, "g1: IK position residual.", range=(1e-4, 0.02)),
+    P(
+        "g1_place_position_tolerance_m",
+        0.015,
+        "g1: a place/retreat pose the IK reaches only to within this is accepted (a grasp "
+        "keeps g1_ik_position_tolerance_m).",
+        range=(1e-4, 0.05),
+    ),
     P("g1_ik_orientation_tolerance_rad", 0.1, "g1: IK orientation residual.", range=(1e-3, 3.2)),
     P(
         "g1_ik_orientation_weight",
@@ -192,6 +199,7 @@ def read_g1_config(values: dict[str, Any], plan_frame: str) -> G1BackendConfig:
         goal_tolerance_rad=float(values["g1_goal_tolerance_rad"]),
         settle_timeout_s=float(values["g1_settle_timeout_s"]),
         hand_duration_s=float(values["g1_hand_duration_s"]),
+        place_position_tolerance_m=float(values["g1_place_position_tolerance_m"]),
     )
     topics = G1Topics(
         arm_sdk=str(values["g1_arm_sdk_topic"]),

@@ -3,15 +3,29 @@ mapping of every failure, and the safety invariants over the whole command strea
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from roborefer_ros.core.transforms import Transform
-from roborefer_ros.manipulation.g1.arm_collision import ArmBodyModel, arm_spheres
+from roborefer_ros.manipulation.g1.arm_collision import (
+    ArmBodyModel,
+    arm_spheres,
+    joint_path,
+    path_penetration,
+)
 from roborefer_ros.manipulation.g1.arm_sdk import ARM_SLOTS, StreamerConfig
 from roborefer_ros.manipulation.g1.bridge import G1Bridge, G1BridgeConfig
 from roborefer_ros.manipulation.g1.hands import load_hand_limits
-from roborefer_ros.manipulation.g1.kinematics import ArmSide, forward_kinematics, load_arm_chain
+from roborefer_ros.manipulation.g1.kinematics import (
+    ArmSide,
+    G1KinematicsError,
+    IkOptions,
+    forward_kinematics,
+    load_arm_chain,
+    solve_ik,
+)
 from roborefer_ros.manipulation.grasp_planner import (
     GraspConfig,
     GraspStyle,
@@ -318,3 +332,102 @@ def test_a_neighbour_under_the_wrist_at_the_place_turns_the_place_clear_of_it() 
     )
     result = bridge.execute(plan)
     assert result.status is ExecutionStatus.SUCCEEDED, result.message
+
+
+# -- a place's tolerance, and the first move's route ------------------------------------------
+
+
+def _pick_and_place_at(place: Transform) -> StepPlan:
+    return StepPlan(
+        "torso_link",
+        (
+            Step(
+                StepKind.MOVE, Stage.APPROACH, "pre-grasp", Transform((0.25, 0.18, -0.03), FRONTAL)
+            ),
+            Step(StepKind.CLOSE, Stage.GRASP, "close"),
+            Step(StepKind.MOVE, Stage.PLACE, "place", place),
+            Step(StepKind.OPEN, Stage.PLACE, "open"),
+        ),
+    )
+
+
+def _just_beyond_the_ik(strict: IkOptions) -> Transform:
+    """A frontal pose straight ahead of the left shoulder that the IK misses by 5-15 mm: the
+    first x (1 mm steps) where the strict IK fails, checked against a 15 mm tolerance."""
+    chain = CHAINS[ArmSide.LEFT]
+    seed = FakeG1().q[list(ArmSide.LEFT.motor_slots)]
+    loose = dataclasses.replace(strict, position_tolerance_m=0.015)
+    for x_mm in range(380, 520):
+        pose = Transform((x_mm / 1000, 0.18, 0.05), FRONTAL)
+        try:
+            solve_ik(chain, pose.as_matrix(), seed, strict)
+        except G1KinematicsError:
+            solve_ik(chain, pose.as_matrix(), seed, loose)  # raises if the step was too coarse
+            return pose
+    raise AssertionError("the frontal reach never ends")
+
+
+def test_a_place_pose_is_reached_to_a_placements_tolerance_a_grasp_to_the_iks() -> None:
+    strict = G1BridgeConfig().ik
+    beyond = _just_beyond_the_ik(strict)
+    exact, io = _bridge(
+        try_other_arm=False,
+        place_yaw_offsets_rad=(0.0,),
+        place_position_tolerance_m=strict.position_tolerance_m,
+    )
+    refused = exact.execute(_pick_and_place_at(beyond))
+    assert refused.status is ExecutionStatus.PLANNING_FAILED and refused.failed_step == 2
+    bridge, io = _bridge(try_other_arm=False, place_yaw_offsets_rad=(0.0,))
+    plan = _pick_and_place_at(beyond)
+    side, segments = bridge.choose_plan(plan, [ArmSide.LEFT], io.robot.q.copy())
+    ik = bridge.config.ik
+    placed = forward_kinematics(CHAINS[side], segments[2].waypoints[-1], ik.tcp_offset_m)
+    miss = float(np.linalg.norm(placed[:3, 3] - np.array(beyond.translation)))
+    assert strict.position_tolerance_m < miss <= 0.015
+    grasped = forward_kinematics(CHAINS[side], segments[0].waypoints[-1], ik.tcp_offset_m)
+    assert np.linalg.norm(grasped[:3, 3] - np.array([0.25, 0.18, -0.03])) <= 0.005
+    # a grasp keeps the IK's tolerance: the same pose as the pre-grasp is refused
+    grasp_beyond = StepPlan(
+        "torso_link", (Step(StepKind.MOVE, Stage.APPROACH, "pre-grasp", beyond),)
+    )
+    assert bridge.execute(grasp_beyond).status is ExecutionStatus.PLANNING_FAILED
+    assert bridge.execute(plan).status is ExecutionStatus.SUCCEEDED
+
+
+def test_the_first_move_rises_over_an_obstacle_its_joint_space_swing_meets() -> None:
+    plan = _plan()
+    unchecked, io = _bridge()
+    q_arm = io.robot.q[list(ArmSide.LEFT.motor_slots)]
+    side, segments = unchecked.choose_plan(plan, [ArmSide.LEFT], io.robot.q.copy())
+    swing = joint_path(q_arm, segments[0].waypoints[-1], 0.05)
+    # a box behind and beside the object, where the hand swings up from the hip
+    box = ((0.15, 0.20, TABLE_Z), (0.22, 0.26, -0.06))
+    clear, io = _scene_bridge([PICKED])
+    clear.choose_plan(plan, [ArmSide.LEFT], io.robot.q.copy())
+    assert clear.last_choice is not None and clear.last_choice.transit_rise_m is None
+    bridge, io = _scene_bridge([PICKED, box])
+    side, segments = bridge.choose_plan(plan, [ArmSide.LEFT], io.robot.q.copy())
+    choice = bridge.last_choice
+    assert choice is not None and choice.transit_rise_m in bridge.config.transit_rises_m
+    scene = bridge.last_height_map
+    assert scene is not None
+    body = bridge._body_model()
+
+    def met(waypoints: tuple[np.ndarray, ...]) -> float:
+        states, prev = [], q_arm
+        for w in waypoints:
+            states += joint_path(prev, w, body.step_rad)
+            prev = w
+        return path_penetration(CHAINS[side], states, scene, body)
+
+    assert met(segments[0].waypoints) < met((swing[-1],)) - bridge.config.obstacle_tolerance_m
+    # risen above the first pose, then straight down onto it
+    ik = bridge.config.ik
+    first = plan.steps[0].tcp_pose
+    assert first is not None
+    tops = [
+        forward_kinematics(CHAINS[side], q, ik.tcp_offset_m)[:3, 3] for q in segments[0].waypoints
+    ]
+    assert tops[0][2] == pytest.approx(first.translation[2] + choice.transit_rise_m, abs=0.005)
+    assert np.linalg.norm(tops[-1] - np.array(first.translation)) <= ik.position_tolerance_m
+    assert bridge.execute(plan).status is ExecutionStatus.SUCCEEDED
