@@ -1,8 +1,9 @@
 """A fake G1 for tests (ROS-free): joints that follow the arm_sdk commands, on a virtual clock.
 
-``FakeG1`` is the robot: the measured arm joints move towards ``w * q_cmd + (1 - w) * q_loco``
-(``w`` = the arm_sdk weight in slot 29, ``q_loco`` = where the locomotion controller holds the
-arms) with a first-order lag, ``mode_machine`` 5. Faults for the safety tests: the state stops
+``FakeG1`` is the robot: the measured arm and waist joints move towards
+``w * q_cmd + (1 - w) * q_loco`` (``w`` = the arm_sdk weight in slot 29, ``q_cmd`` the command on
+the slots it commands, kp > 0, else ``q_loco``; ``q_loco`` = where the locomotion controller
+holds them) with a first-order lag, ``mode_machine`` 5. Faults for the safety tests: the state stops
 coming (``stale_from_s``), ``mode_machine`` changes (``mode_machine_from_s``), a joint sticks
 (``stuck_slot`` from ``stuck_from_s``).
 
@@ -21,6 +22,7 @@ import numpy.typing as npt
 from roborefer_ros.manipulation.g1.arm_sdk import (
     ARM_SLOTS,
     NUM_MOTORS,
+    WAIST_SLOTS,
     WEIGHT_SLOT,
     ArmCommand,
     LowStateSample,
@@ -56,8 +58,9 @@ class FakeG1:
         if self.command is None or dt_s <= 0.0:
             return
         weight = min(1.0, max(0.0, self.command.weight))
-        slots = list(ARM_SLOTS)
-        q_cmd = self.command.q(ARM_SLOTS)
+        slots = list(WAIST_SLOTS + ARM_SLOTS)
+        commanded = np.array([self.command.motors[s].kp > 0.0 for s in slots])
+        q_cmd = np.where(commanded, self.command.q(WAIST_SLOTS + ARM_SLOTS), self.q_loco[slots])
         target = weight * q_cmd + (1.0 - weight) * self.q_loco[slots]
         alpha = 1.0 - math.exp(-dt_s / self.lag_s)
         moved = self.q[slots] + alpha * (target - self.q[slots])

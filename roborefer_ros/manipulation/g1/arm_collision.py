@@ -111,12 +111,16 @@ def path_penetration(
     obstacles: HeightMap,
     model: ArmBodyModel,
     held_half_height_m: float | None = None,
+    T_map_from_torso: FloatArray | None = None,
 ) -> float:
-    """The deepest intrusion (m) of the height map into the arm over these joint states."""
+    """The deepest intrusion (m) of the height map into the arm over these joint states;
+    ``T_map_from_torso``: the map's frame from the arm's base (None: the same frame)."""
     if not states:
         return 0.0
     spheres = [arm_spheres(chain, q, model, held_half_height_m) for q in states]
     centres = np.concatenate([c for c, _ in spheres])
+    if T_map_from_torso is not None:
+        centres = centres @ T_map_from_torso[:3, :3].T + T_map_from_torso[:3, 3]
     radii = np.concatenate([r for _, r in spheres])
     depth = obstacles.penetration(centres, radii)
     return float(depth.max()) if depth.size else 0.0

@@ -29,7 +29,9 @@ the weight ramps in, the locomotion controller still moves the arms and the desi
 the ones measured at the start.
 
 Slots: 15-21 left arm, 22-28 right arm (``ArmSide.motor_slots``), 12-14 waist (held at their
-measured angles when ``hold_waist``), kp/kd on the commanded slots, zeros elsewhere. With a
+measured angles when ``hold_waist``; the yaw, slot 12, turned by ``set_waist_yaw`` under the same
+velocity cap, limit clamp and tracking check as the arms), kp/kd on the commanded slots, zeros
+elsewhere. With a
 ``gravity`` model (``manipulation.g1.gravity``: motor angles -> hold torques) each commanded
 slot's ``tau`` is the torque that holds the upper body at the desired angles, so the PD law does
 not have to (kp 60 alone lets the shoulder sag ~0.1 rad and the waist more).
@@ -45,13 +47,19 @@ from enum import Enum
 import numpy as np
 import numpy.typing as npt
 
-from roborefer_ros.manipulation.g1.kinematics import NUM_ARM_JOINTS, ArmChain, ArmSide
+from roborefer_ros.manipulation.g1.kinematics import (
+    NUM_ARM_JOINTS,
+    WAIST_YAW_LIMITS_RAD,
+    ArmChain,
+    ArmSide,
+)
 
 FloatArray = npt.NDArray[np.float64]
 
 NUM_MOTORS = 35
 WEIGHT_SLOT = 29
 WAIST_SLOTS = (12, 13, 14)
+WAIST_YAW_SLOT = 12
 ARM_SLOTS = ArmSide.LEFT.motor_slots + ArmSide.RIGHT.motor_slots  # 15..28
 V_MAX_CAP_RAD_S = 1.0  # autonomous motion: never faster, whatever the configuration says
 G1_29DOF_MODE_MACHINE = 5
@@ -169,6 +177,7 @@ class ArmStreamer:
     abort_reason: str = ""
     desired: FloatArray = field(default_factory=lambda: np.zeros(NUM_MOTORS))
     _targets: dict[ArmSide, FloatArray] = field(default_factory=dict)
+    _waist_yaw_target: float | None = None  # None: the waist held where it was at start()
     _speed_scale: float = 1.0
     _hold_until_s: float = 0.0
     _last_measured: FloatArray | None = None
@@ -184,6 +193,7 @@ class ArmStreamer:
         self._last_measured = self.desired.copy()
         for side in self.chains:
             self._targets[side] = self.desired[list(side.motor_slots)].copy()
+        self._waist_yaw_target = None
         self.weight = 0.0
         self.abort_reason = ""
         self._last_clock = None
@@ -204,6 +214,29 @@ class ArmStreamer:
         self._speed_scale = speed_scale
         return clamped
 
+    def set_waist_yaw(self, yaw_rad: float, speed_scale: float = 1.0) -> float:
+        """Turn the waist (slot 12) towards ``yaw_rad``, clamped to its limits minus the margin;
+        returns the clamped target. Needs ``hold_waist`` (the waist slots commanded)."""
+        if self.phase is not Phase.TRACK:
+            raise RuntimeError(f"set_waist_yaw() in phase {self.phase.value}")
+        if not self.config.hold_waist:
+            raise RuntimeError("the waist is commanded only with hold_waist")
+        if not (0.0 < speed_scale <= 1.0):
+            raise ValueError(f"speed_scale must be in (0, 1], got {speed_scale!r}")
+        if not math.isfinite(yaw_rad):
+            raise ValueError(f"waist yaw must be finite, got {yaw_rad!r}")
+        margin = self.config.limit_margin_rad
+        lower, upper = WAIST_YAW_LIMITS_RAD
+        self._waist_yaw_target = min(max(yaw_rad, lower + margin), upper - margin)
+        self._speed_scale = speed_scale
+        return self._waist_yaw_target
+
+    def waist_reached(self, tolerance_rad: float = 1e-6) -> bool:
+        """The desired waist yaw is at its target (True when the waist is only held)."""
+        if self._waist_yaw_target is None:
+            return True
+        return abs(float(self.desired[WAIST_YAW_SLOT]) - self._waist_yaw_target) <= tolerance_rad
+
     def release(self) -> None:
         """Hand the arms back: the weight ramps down (the joints hold where they are)."""
         if self.phase in (Phase.RAMP_IN, Phase.TRACK):
@@ -217,6 +250,8 @@ class ArmStreamer:
         measured = self._last_measured if self._last_measured is not None else self.desired
         for side in self.chains:
             self._targets[side] = measured[list(side.motor_slots)].copy()
+        if self._waist_yaw_target is not None:
+            self._waist_yaw_target = float(measured[WAIST_YAW_SLOT])
         self._hold_until_s = now_s + self.config.abort_hold_s
         self.phase = Phase.HOLD
 
@@ -234,8 +269,12 @@ class ArmStreamer:
         return bool(np.max(np.abs(self.arm_desired(side) - self._targets[side])) <= tolerance_rad)
 
     def worst_tracking(self, state: LowStateSample) -> tuple[float, str]:
-        """The largest |measured - desired| over the arm joints, and that joint's name."""
+        """The largest |measured - desired| over the arm joints (and the waist yaw once it is
+        turned), and that joint's name."""
         worst, name = 0.0, ""
+        if self._waist_yaw_target is not None:
+            slot = WAIST_YAW_SLOT
+            worst, name = abs(float(state.q[slot]) - float(self.desired[slot])), "waist_yaw_joint"
         for side, chain in self.chains.items():
             slots = list(side.motor_slots)
             errors = np.abs(np.asarray(state.q)[slots] - self.desired[slots])
@@ -326,10 +365,15 @@ class ArmStreamer:
             if largest > limit:
                 delta *= limit / largest
             self.desired[slots] = self.desired[slots] + delta
+        if self._waist_yaw_target is not None:
+            step = self._waist_yaw_target - float(self.desired[WAIST_YAW_SLOT])
+            self.desired[WAIST_YAW_SLOT] += max(-limit, min(limit, step))
 
     def _hold_here(self) -> None:
         for side in self.chains:
             self._targets[side] = self.desired[list(side.motor_slots)].copy()
+        if self._waist_yaw_target is not None:
+            self._waist_yaw_target = float(self.desired[WAIST_YAW_SLOT])
 
     def _command(self) -> ArmCommand:
         cfg = self.config

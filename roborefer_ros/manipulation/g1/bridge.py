@@ -53,6 +53,8 @@ from roborefer_ros.manipulation.g1.arm_collision import (
     path_penetration,
 )
 from roborefer_ros.manipulation.g1.arm_sdk import (
+    WAIST_SLOTS,
+    WAIST_YAW_SLOT,
     ArmCommand,
     ArmStreamer,
     GravityModel,
@@ -68,6 +70,7 @@ from roborefer_ros.manipulation.g1.kinematics import (
     G1KinematicsError,
     IkOptions,
     IkSolution,
+    WaistChain,
     solve_ik,
 )
 from roborefer_ros.manipulation.obstacles import (
@@ -147,6 +150,10 @@ class G1BridgeConfig:
     # purpose), not a grasp's. At the edge of the arm's reach, across the body, the best
     # solution of a level hand misses by a few mm.
     place_position_tolerance_m: float = 0.015
+    # When no arm solves the plan with the waist where it is, the waist yaw turned by these
+    # (in order; needs the waist chain): the whole plan runs with the torso turned, the arm
+    # reaching as if the targets had turned the other way.
+    waist_yaw_offsets_rad: tuple[float, ...] = (0.25, -0.25, 0.5, -0.5)
 
     def __post_init__(self) -> None:
         if self.plan_frame != BASE_FRAME:
@@ -172,6 +179,9 @@ class G1BridgeConfig:
         offsets = self.place_yaw_offsets_rad
         if not offsets or not all(math.isfinite(v) and abs(v) <= math.pi for v in offsets):
             raise ValueError(f"place_yaw_offsets_rad must be 1+ angles in [-pi, pi], got {offsets}")
+        turns = self.waist_yaw_offsets_rad
+        if not all(math.isfinite(v) and 0.0 < abs(v) <= 1.0 for v in turns):
+            raise ValueError(f"waist_yaw_offsets_rad must be angles in [-1, 1] rad, not 0: {turns}")
 
 
 class _PlanningError(Exception):
@@ -214,6 +224,20 @@ class PlanChoice:
     intrusion_m: float
     checked: bool
     transit_rise_m: float | None = None  # None: to the first pose in joint space
+    waist_yaw_rad: float | None = None  # the waist turned to this yaw first (None: held)
+
+
+def _turned_plan(plan: StepPlan, T_turned_from_now: FloatArray) -> StepPlan:
+    """``plan`` with every TCP pose expressed in the torso frame after the waist turned."""
+    steps = tuple(
+        step
+        if step.tcp_pose is None
+        else dataclasses.replace(
+            step, tcp_pose=Transform.from_matrix(T_turned_from_now @ step.tcp_pose.as_matrix())
+        )
+        for step in plan.steps
+    )
+    return dataclasses.replace(plan, steps=steps)
 
 
 def _at_height(pose: Transform, z_m: float) -> Transform:
@@ -241,10 +265,12 @@ class G1Bridge:
         hand_limits: dict[ArmSide, HandLimits],
         gravity: GravityModel | None = None,
         scene: Callable[[], DepthView | None] | None = None,
+        waist: WaistChain | None = None,
     ) -> None:
         """``gravity``: the upper body's hold torques, sent as feed-forward (None: PD only);
         ``scene``: the newest depth frame when a plan starts (None, or None returned: plans are
-        not checked against the scene)."""
+        not checked against the scene); ``waist``: the waist chain (None: the waist is held,
+        never turned)."""
         self.config = config
         self.io = io
         self.chains = chains
@@ -254,7 +280,11 @@ class G1Bridge:
         self.last_height_map: HeightMap | None = None
         self.last_streamer: ArmStreamer | None = None  # for tests and diagnostics
         self.last_choice: PlanChoice | None = None
+        self.waist = waist
         self._ik_memo: dict[object, IkSolution | G1KinematicsError] | None = None
+        # while a turned waist is tried: the scene's frame (the torso as it is) from the arm's
+        # base (the torso turned); None: the same frame
+        self._T_scene_from_arm: FloatArray | None = None
 
     def available(self) -> tuple[bool, str]:
         return True, ""
@@ -379,20 +409,26 @@ class G1Bridge:
     def _solve_with(
         self, chain: ArmChain, pose: Transform, q_seed: FloatArray, options: IkOptions
     ) -> IkSolution:
-        """``solve_ik``, remembered for the candidates of one ``choose_plan`` (they share the
-        pick half: the same poses from the same seeds give the same solutions)."""
+        """``solve_ik``, remembered for the candidates of one ``choose_plan``: they share the
+        pick half (the same poses from the same seeds give the same solutions), and a pose that
+        no seed and restart reached is not tried again from another seed (the restarts span
+        the joint space; the candidates' routes share their place poses)."""
         if self._ik_memo is None:
             return solve_ik(chain, pose.as_matrix(), q_seed, options)
-        key = (chain.side, pose.translation, pose.quat_xyzw, q_seed.tobytes(), options)
+        pose_key = (chain.side, pose.translation, pose.quat_xyzw, options)
+        failed = self._ik_memo.get(pose_key)
+        if isinstance(failed, G1KinematicsError):
+            raise failed
+        key = (*pose_key, q_seed.tobytes())
         found = self._ik_memo.get(key)
         if found is None:
             try:
                 found = solve_ik(chain, pose.as_matrix(), q_seed, options)
             except G1KinematicsError as err:
-                found = err
+                self._ik_memo[pose_key] = err
+                raise
             self._ik_memo[key] = found
-        if isinstance(found, G1KinematicsError):
-            raise found
+        assert isinstance(found, IkSolution)
         return found
 
     # -- execution ------------------------------------------------------------------------------
@@ -436,7 +472,9 @@ class G1Bridge:
             side, segments = self.choose_plan(plan, sides, np.asarray(state.q, dtype=np.float64))
         except _PlanningError as err:
             return ExecutionResult(ExecutionStatus.PLANNING_FAILED, str(err), failed_step=err.step)
-        return _Run(self, side, plan, segments, on_step, cancelled or (lambda: False)).run(state)
+        waist = self.last_choice.waist_yaw_rad if self.last_choice is not None else None
+        run = _Run(self, side, plan, segments, on_step, cancelled or (lambda: False), waist)
+        return run.run(state)
 
     def choose_plan(
         self, plan: StepPlan, sides: list[ArmSide], q_measured: FloatArray
@@ -451,8 +489,50 @@ class G1Bridge:
         self._ik_memo = {}
         try:
             return self._choose(plan, sides, q_measured, scene, has_place, yaws)
+        except _PlanningError as err:
+            if self.waist is None:
+                raise
+            return self._choose_turned(plan, sides, q_measured, scene, has_place, yaws, err)
         finally:
             self._ik_memo = None
+            self._T_scene_from_arm = None
+
+    def _choose_turned(
+        self,
+        plan: StepPlan,
+        sides: list[ArmSide],
+        q_measured: FloatArray,
+        scene: HeightMap | None,
+        has_place: bool,
+        yaws: tuple[float, ...],
+        unturned: _PlanningError,
+    ) -> tuple[ArmSide, list[_Segment]]:
+        """``_choose`` with the waist yaw turned by each of ``waist_yaw_offsets_rad`` in turn:
+        the plan's poses (fixed to the pelvis, as the table is) expressed in the turned torso."""
+        assert self.waist is not None
+        q_waist = q_measured[list(WAIST_SLOTS)]
+        lower, upper = self.waist.yaw_limits
+        margin = self.config.streamer.limit_margin_rad
+        for offset in self.config.waist_yaw_offsets_rad:
+            q_turned = q_waist.copy()
+            q_turned[0] += offset
+            if not lower + margin <= q_turned[0] <= upper - margin:
+                continue
+            T_turned_from_now = self.waist.torso_turn(q_waist, q_turned)
+            self._T_scene_from_arm = np.asarray(np.linalg.inv(T_turned_from_now), dtype=np.float64)
+            try:
+                side, segments = self._choose(
+                    _turned_plan(plan, T_turned_from_now), sides, q_measured, scene, has_place, yaws
+                )
+            except _PlanningError:
+                continue
+            assert self.last_choice is not None
+            self.last_choice = dataclasses.replace(
+                self.last_choice, waist_yaw_rad=float(q_turned[0])
+            )
+            return side, segments
+        turns = ", ".join(f"{v:+.2f}" for v in self.config.waist_yaw_offsets_rad)
+        raise _PlanningError(unturned.step, f"{unturned}; nor with the waist turned by {turns} rad")
 
     def _choose(
         self,
@@ -545,7 +625,9 @@ class G1Bridge:
                 for waypoint in segment.waypoints:
                     states += joint_path(q_prev, waypoint, body.step_rad)
                     q_prev = waypoint
-            intrusion = path_penetration(self.chains[side], states, scene, body)
+            intrusion = path_penetration(
+                self.chains[side], states, scene, body, None, self._T_scene_from_arm
+            )
             if intrusion < best - self.config.obstacle_tolerance_m:
                 best_route, best = route, intrusion
             if best <= self.config.obstacle_tolerance_m:
@@ -612,7 +694,9 @@ class G1Bridge:
                 q_prev = waypoint
             deepest = max(
                 deepest,
-                path_penetration(self.chains[side], states, scene, body, half_height),
+                path_penetration(
+                    self.chains[side], states, scene, body, half_height, self._T_scene_from_arm
+                ),
             )
         return deepest
 
@@ -638,8 +722,10 @@ class _Run:
         segments: list[_Segment],
         on_step: StepCallback | None,
         cancelled: Callable[[], bool],
+        waist_yaw_rad: float | None = None,
     ) -> None:
         self.bridge = bridge
+        self.waist_yaw_rad = waist_yaw_rad
         self.cfg = bridge.config
         self.io = bridge.io
         self.side = side
@@ -684,6 +770,9 @@ class _Run:
                 started = self.io.now_s()
                 if self.on_step is not None:
                     self.on_step(segment.step, self.plan.steps[segment.step])
+                if self.waist_yaw_rad is not None:  # before the first step moves the arm
+                    self.turn_waist(self.waist_yaw_rad)
+                    self.waist_yaw_rad = None
                 if segment.closed is not None:
                     self.run_hand(segment.closed)
                 else:
@@ -732,6 +821,28 @@ class _Run:
                     return error
             if self.io.now_s() >= deadline:
                 return error
+            self.guarded_tick()
+
+    def turn_waist(self, yaw_rad: float) -> None:
+        """Turn the waist (the arms held where they are relative to the torso) and wait for the
+        measured yaw: within the goal tolerance within ``settle_timeout_s``."""
+        target = self.streamer.set_waist_yaw(yaw_rad)
+        while not self.streamer.waist_reached():
+            self.guarded_tick()
+        deadline = self.io.now_s() + self.cfg.settle_timeout_s
+        error = math.inf
+        while True:
+            state = self.io.latest_state()
+            if state is not None:
+                error = abs(float(state.q[WAIST_YAW_SLOT]) - target)
+                if error <= self.cfg.goal_tolerance_rad:
+                    return
+            if self.io.now_s() >= deadline:
+                raise _StopError(
+                    ExecutionStatus.EXECUTION_FAILED,
+                    f"the waist did not settle within {self.cfg.settle_timeout_s:.1f} s "
+                    f"(yaw error {error:.3f} rad, tolerance {self.cfg.goal_tolerance_rad:.3f} rad)",
+                )
             self.guarded_tick()
 
     def run_hand(self, closed: bool) -> None:

@@ -295,6 +295,78 @@ def load_arm_chain(side: ArmSide, urdf_path: Path | None = None) -> ArmChain:
     )
 
 
+WAIST_JOINTS = ("waist_yaw_joint", "waist_roll_joint", "waist_pitch_joint")  # slots 12-14
+WAIST_YAW_LIMITS_RAD = (-2.618, 2.618)  # documented G1 29-DoF waist yaw range
+
+
+@dataclass(frozen=True, eq=False)
+class WaistChain:
+    """``pelvis`` -> waist yaw, roll, pitch -> ``torso_link``: what turns the arms' base.
+
+    ``T_parent_from_joint``: (3, 4, 4) fixed joint origins; ``axes``: (3, 3) unit axes;
+    ``yaw_limits``: the yaw joint's range (URDF intersected with the documented one)."""
+
+    T_parent_from_joint: FloatArray
+    axes: FloatArray
+    yaw_limits: tuple[float, float]
+
+    def T_pelvis_from_torso(self, q_waist: npt.ArrayLike) -> FloatArray:
+        q = np.asarray(q_waist, dtype=np.float64)
+        if q.shape != (3,) or not np.all(np.isfinite(q)):
+            raise G1KinematicsError("input", f"waist angles must be 3 finite, got {q.tolist()}")
+        T = np.eye(4)
+        for origin, axis, angle in zip(self.T_parent_from_joint, self.axes, q, strict=True):
+            T = T @ origin @ _transform(axis_angle_matrix(axis, float(angle)), np.zeros(3))
+        return T
+
+    def torso_turn(self, q_from: npt.ArrayLike, q_to: npt.ArrayLike) -> FloatArray:
+        """T_torso(q_to)_from_torso(q_from): a point fixed to the pelvis (the table's, an
+        object's), given in the torso frame with the waist at ``q_from``, in the torso frame with
+        the waist at ``q_to``."""
+        return np.linalg.inv(self.T_pelvis_from_torso(q_to)) @ self.T_pelvis_from_torso(q_from)
+
+
+def load_waist_chain(urdf_path: Path | None = None) -> WaistChain:
+    """Parse the waist (pelvis to torso_link) from the URDF, as ``load_arm_chain`` the arms."""
+    path = urdf_path if urdf_path is not None else find_g1_urdf()
+    try:
+        root = ET.parse(path).getroot()
+    except (OSError, ET.ParseError) as err:
+        raise G1KinematicsError("urdf", f"cannot read G1 URDF {path}: {err}") from None
+    joints = _joint_elements(root)
+    origins, axes = [], []
+    parent = "pelvis"
+    yaw_limits = WAIST_YAW_LIMITS_RAD
+    for name in WAIST_JOINTS:
+        element = joints.get(name)
+        if element is None:
+            raise G1KinematicsError("urdf", f"{path}: joint {name!r} missing")
+        joint_parent = element.find("parent")
+        if joint_parent is None or joint_parent.get("link") != parent:
+            got = None if joint_parent is None else joint_parent.get("link")
+            raise G1KinematicsError(
+                "urdf", f"{path}: joint {name!r} has parent {got!r}, expected {parent!r}"
+            )
+        origin = element.find("origin")
+        xyz = _floats(origin.get("xyz", "0 0 0") if origin is not None else "0 0 0", 3, name)
+        rpy = _floats(origin.get("rpy", "0 0 0") if origin is not None else "0 0 0", 3, name)
+        origins.append(_transform(rpy_matrix(rpy), xyz))
+        axis_element = element.find("axis")
+        axis = _floats(axis_element.get("xyz") if axis_element is not None else "1 0 0", 3, name)
+        axes.append(axis / np.linalg.norm(axis))
+        limit = element.find("limit")
+        if name == WAIST_JOINTS[0] and limit is not None:
+            yaw_limits = (
+                max(float(limit.get("lower", "-inf")), WAIST_YAW_LIMITS_RAD[0]),
+                min(float(limit.get("upper", "inf")), WAIST_YAW_LIMITS_RAD[1]),
+            )
+        child = element.find("child")
+        parent = child.get("link", "") if child is not None else ""
+    if parent != BASE_FRAME:
+        raise G1KinematicsError("urdf", f"{path}: the waist ends at {parent!r}, not {BASE_FRAME}")
+    return WaistChain(np.stack(origins), np.stack(axes), yaw_limits)
+
+
 # ---------------------------------------------------------------------------------------------
 # FK and IK
 

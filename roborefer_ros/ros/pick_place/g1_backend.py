@@ -41,7 +41,12 @@ from roborefer_ros.manipulation.g1.bridge import G1Bridge
 from roborefer_ros.manipulation.g1.crc import lowcmd_crc
 from roborefer_ros.manipulation.g1.gravity import gravity_torques, load_upper_body
 from roborefer_ros.manipulation.g1.hands import HandCommand, load_hand_limits
-from roborefer_ros.manipulation.g1.kinematics import ArmSide, G1KinematicsError, load_arm_chain
+from roborefer_ros.manipulation.g1.kinematics import (
+    ArmSide,
+    G1KinematicsError,
+    load_arm_chain,
+    load_waist_chain,
+)
 from roborefer_ros.manipulation.steps import (
     ExecutionResult,
     ManipulationBackend,
@@ -250,8 +255,19 @@ class G1RosBackend:
                     if choice.carry_rise_m is None
                     else (f"straight, risen {choice.carry_rise_m:.2f} m")
                 )
+                transit = (
+                    "joint space"
+                    if choice.transit_rise_m is None
+                    else f"risen {choice.transit_rise_m:.2f} m"
+                )
+                waist = (
+                    "held"
+                    if choice.waist_yaw_rad is None
+                    else f"turned to {choice.waist_yaw_rad:+.2f} rad"
+                )
                 self.logger.info(
-                    f"g1 plan: {choice.side.value} arm, place yaw {choice.place_yaw_rad:+.2f} rad, "
+                    f"g1 plan: {choice.side.value} arm, waist {waist}, first move {transit}, "
+                    f"place yaw {choice.place_yaw_rad:+.2f} rad, "
                     f"shift ({choice.place_shift_xy_m[0]:+.3f}, {choice.place_shift_xy_m[1]:+.3f})"
                     f" m, lift to pre-place {route}, {against}"
                 )
@@ -273,6 +289,7 @@ def make_g1_backend(context: BackendContext) -> ManipulationBackend:
         chains = {side: load_arm_chain(side, config.urdf_path) for side in ArmSide}
         hands = {side: load_hand_limits(side, config.urdf_path) for side in ArmSide}
         body = load_upper_body(config.urdf_path) if config.gravity_feedforward else None
+        waist = load_waist_chain(config.urdf_path) if config.turn_waist else None
     except G1KinematicsError as err:
         return UnavailableBackend("g1", f"unavailable: {err}")
     gravity = None if body is None else partial(gravity_torques, body)
@@ -293,7 +310,13 @@ def make_g1_backend(context: BackendContext) -> ManipulationBackend:
             lambda: node.get_clock().now().nanoseconds,
         )
     bridge = G1Bridge(
-        config.bridge, io, chains, hands, gravity, scene=None if scene is None else scene.view
+        config.bridge,
+        io,
+        chains,
+        hands,
+        gravity,
+        scene=None if scene is None else scene.view,
+        waist=waist,
     )
     backend = G1RosBackend(bridge, io, config, node.get_logger(), scene)
     node.get_logger().info(

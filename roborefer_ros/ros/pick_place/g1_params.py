@@ -56,6 +56,12 @@ G1_PARAMETERS: tuple[ParameterSpec, ...] = (
     P("g1_abort_hold_s", 0.3, "g1: hold time after an abort before releasing.", range=(0.0, 5.0)),
     P("g1_hold_waist", True, "g1: command the waist (slots 12-14) to its measured angles."),
     P(
+        "g1_turn_waist",
+        True,
+        "g1: when no arm reaches a plan with the waist held, turn the waist yaw (by up to 0.5 "
+        "rad) for the whole plan; needs g1_hold_waist.",
+    ),
+    P(
         "g1_tcp_offset_m",
         0.10,
         "g1: TCP distance ahead of the palm link (finger direction).",
@@ -156,6 +162,7 @@ class G1BackendConfig:
     gravity_feedforward: bool = True
     check_scene: bool = True
     scene_max_age_s: float = 2.0
+    turn_waist: bool = True
 
 
 def read_g1_config(values: dict[str, Any], plan_frame: str) -> G1BackendConfig:
@@ -218,6 +225,7 @@ def read_g1_config(values: dict[str, Any], plan_frame: str) -> G1BackendConfig:
         bool(values["g1_gravity_feedforward"]),
         bool(values["g1_check_scene"]),
         float(values["g1_scene_max_age_s"]),
+        bool(values["g1_turn_waist"]) and streamer.hold_waist,
     )
 
 

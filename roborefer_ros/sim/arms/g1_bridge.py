@@ -33,6 +33,7 @@ from roborefer_ros.manipulation.g1.kinematics import (
     G1KinematicsError,
     IkOptions,
     load_arm_chain,
+    load_waist_chain,
 )
 from roborefer_ros.manipulation.obstacles import DepthView
 from roborefer_ros.manipulation.steps import (
@@ -88,12 +89,13 @@ class SimG1BridgeBackend:
             chains = {side: load_arm_chain(side) for side in ArmSide}
             hands = {side: load_hand_limits(side) for side in ArmSide}
             gravity = partial(gravity_torques, load_upper_body())
+            waist = load_waist_chain()
         except (SimError, G1KinematicsError) as err:
             self._why = f"unavailable: {err}"
             return
         self.io = _ObservedIo(self.robot, self)
         self.bridge = G1Bridge(
-            config, self.io, chains, hands, gravity, scene=lambda: self.depth_view
+            config, self.io, chains, hands, gravity, scene=lambda: self.depth_view, waist=waist
         )
         model = scene.model
         self._objects = {int(model.body(o.name).id): o.name for o in scene.spec.objects}

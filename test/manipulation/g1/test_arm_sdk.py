@@ -10,6 +10,7 @@ from roborefer_ros.manipulation.g1.arm_sdk import (
     NUM_MOTORS,
     V_MAX_CAP_RAD_S,
     WAIST_SLOTS,
+    WAIST_YAW_SLOT,
     WEIGHT_SLOT,
     ArmCommand,
     ArmStreamer,
@@ -324,3 +325,36 @@ def test_a_robot_that_stops_reporting_is_still_handed_back() -> None:
     assert loop.streamer.phase is Phase.DONE
     assert "LowState is" in loop.streamer.abort_reason
     assert loop.commands[-1].weight == 0.0
+
+
+def test_the_waist_yaw_turns_under_the_velocity_cap_clamped_and_tracked() -> None:
+    loop = Loop()
+    loop.until(Phase.TRACK)
+    with pytest.raises(RuntimeError, match="hold_waist"):
+        no_waist = Loop(StreamerConfig(hold_waist=False))
+        no_waist.until(Phase.TRACK)
+        no_waist.streamer.set_waist_yaw(0.3)
+    before = len(loop.commands)
+    assert loop.streamer.set_waist_yaw(0.4) == 0.4
+    while not loop.streamer.waist_reached():
+        loop.tick()
+        loop.q[WAIST_YAW_SLOT] = loop.commands[-1].motors[WAIST_YAW_SLOT].q  # it follows
+    yaw = np.array([c.motors[WAIST_YAW_SLOT].q for c in loop.commands[before - 1 :]])
+    assert yaw[-1] == pytest.approx(0.4)
+    assert np.max(np.abs(np.diff(yaw))) <= CFG.v_max_rad_s * CFG.dt_s + 1e-12
+    assert loop.commands[-1].motors[WAIST_YAW_SLOT].kp == CFG.kp
+    assert loop.streamer.set_waist_yaw(10.0) == pytest.approx(2.618 - CFG.limit_margin_rad)
+    # a waist that stops following trips the tracking abort, and is held where it stopped
+    for _ in range(200):
+        loop.tick()
+        if loop.streamer.abort_reason:
+            break
+    assert loop.streamer.abort_reason.endswith("(waist_yaw_joint)")
+    loop.until(Phase.DONE)
+    assert loop.commands[-1].motors[WAIST_YAW_SLOT].q == pytest.approx(0.4, abs=1e-9)
+
+
+def test_set_waist_yaw_only_while_tracking() -> None:
+    loop = Loop()
+    with pytest.raises(RuntimeError, match="set_waist_yaw"):
+        loop.streamer.set_waist_yaw(0.2)

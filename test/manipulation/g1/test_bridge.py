@@ -24,6 +24,7 @@ from roborefer_ros.manipulation.g1.kinematics import (
     IkOptions,
     forward_kinematics,
     load_arm_chain,
+    load_waist_chain,
     solve_ik,
 )
 from roborefer_ros.manipulation.grasp_planner import (
@@ -431,3 +432,45 @@ def test_the_first_move_rises_over_an_obstacle_its_joint_space_swing_meets() -> 
     assert tops[0][2] == pytest.approx(first.translation[2] + choice.transit_rise_m, abs=0.005)
     assert np.linalg.norm(tops[-1] - np.array(first.translation)) <= ik.position_tolerance_m
     assert bridge.execute(plan).status is ExecutionStatus.SUCCEEDED
+
+
+def test_a_plan_no_arm_reaches_with_the_waist_held_runs_with_the_waist_turned() -> None:
+    plan = plan_pick_place(
+        PlanRequest(
+            frame="torso_link",
+            pick_point=(0.30, -0.12, -0.02),
+            place=PlaceSurface((0.42, 0.10, -0.07), (0.0, 0.0, 1.0)),
+        ),
+        GRASP,
+    )
+    held, _ = _bridge()
+    refused = held.execute(plan)
+    assert refused.status is ExecutionStatus.PLANNING_FAILED
+    waist = load_waist_chain()
+    io = FakeG1Io(FakeG1())
+    bridge = G1Bridge(G1BridgeConfig(), io, CHAINS, HANDS, waist=waist)
+    with pytest.raises(ValueError, match="waist_yaw_offsets_rad"):
+        G1BridgeConfig(waist_yaw_offsets_rad=(0.0,))
+    result = bridge.execute(plan)
+    assert result.status is ExecutionStatus.SUCCEEDED, result.message
+    choice = bridge.last_choice
+    assert choice is not None and choice.waist_yaw_rad is not None
+    turned = choice.waist_yaw_rad
+    assert turned in bridge.config.waist_yaw_offsets_rad  # from a waist at 0
+    # the place, solved in the turned torso, lands on the place pose of the torso as it was
+    place = next(s for s in choice.segments if plan.steps[s.step].label == "place")
+    ik = bridge.config.ik
+    T_turned = forward_kinematics(CHAINS[choice.side], place.waypoints[-1], ik.tcp_offset_m)
+    T_now = waist.torso_turn([turned, 0.0, 0.0], np.zeros(3)) @ T_turned
+    pose = plan.steps[place.step].tcp_pose
+    assert pose is not None
+    miss = np.linalg.norm(T_now[:3, 3] - np.array(pose.translation))
+    assert miss <= bridge.config.place_position_tolerance_m
+    # the waist turns first (the arms held), under the velocity cap, and is handed back at 0 weight
+    yaw = np.array([c.motors[12].q for _, c in io.arm_log])
+    config = bridge.config.streamer
+    assert np.max(np.abs(np.diff(yaw))) <= config.v_max_rad_s * config.dt_s + 1e-9
+    arrived = int(np.argmax(np.abs(yaw - turned) < 1e-9))
+    arms = np.array([c.q(ARM_SLOTS) for _, c in io.arm_log[: arrived + 1]])
+    np.testing.assert_allclose(arms, np.broadcast_to(arms[0], arms.shape), atol=1e-12)
+    _assert_safe_stream(io, config)

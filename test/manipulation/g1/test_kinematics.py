@@ -18,6 +18,7 @@ from roborefer_ros.manipulation.g1.kinematics import (
     find_g1_urdf,
     forward_kinematics,
     load_arm_chain,
+    load_waist_chain,
     rotation_log,
     solve_ik,
 )
@@ -161,3 +162,27 @@ def test_bad_inputs() -> None:
         solve_ik(chain, np.eye(4), [np.nan] * 7)
     with pytest.raises(ValueError, match="position_tolerance_m"):
         IkOptions(position_tolerance_m=0.0)
+
+
+def test_the_waist_turns_the_torso_about_the_pelvis_vertical() -> None:
+    waist = load_waist_chain()
+    assert waist.yaw_limits == pytest.approx((-2.618, 2.618))
+    rest = np.zeros(3)
+    # torso_link sits 4.4 cm above the yaw axis and 4 mm behind it (URDF waist origins)
+    axis_point = np.linalg.inv(waist.T_pelvis_from_torso(rest)) @ np.array([0.0, 0.0, 0.0, 1.0])
+    np.testing.assert_allclose(axis_point[:3], [0.0039635, 0.0, -0.044], atol=1e-6)
+    for yaw in (0.3, -0.5):
+        turn = waist.torso_turn(rest, [yaw, 0.0, 0.0])
+        # a target fixed to the pelvis appears turned the other way, about the same vertical
+        np.testing.assert_allclose(turn[:3, 2], [0.0, 0.0, 1.0], atol=1e-12)
+        assert float(np.arctan2(turn[1, 0], turn[0, 0])) == pytest.approx(-yaw)
+        np.testing.assert_allclose(turn @ axis_point, axis_point, atol=1e-12)
+        target = np.array([0.35, 0.1, -0.05, 1.0])
+        moved = turn @ target
+        assert moved[2] == pytest.approx(target[2])
+        radius = np.hypot(*(target[:2] - axis_point[:2]))
+        assert np.hypot(*(moved[:2] - axis_point[:2])) == pytest.approx(radius)
+        back = waist.torso_turn([yaw, 0.0, 0.0], rest)
+        np.testing.assert_allclose(back @ turn, np.eye(4), atol=1e-12)
+    with pytest.raises(G1KinematicsError, match="waist angles"):
+        waist.T_pelvis_from_torso([0.0, 0.0])
