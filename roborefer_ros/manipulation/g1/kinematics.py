@@ -228,34 +228,53 @@ def _joint_elements(root: ET.Element) -> dict[str, ET.Element]:
     return {j.get("name", ""): j for j in root.findall("joint")}
 
 
-def load_arm_chain(side: ArmSide, urdf_path: Path | None = None) -> ArmChain:
-    """Parse one arm chain from the URDF (found with ``find_g1_urdf`` when no path is given)."""
-    path = urdf_path if urdf_path is not None else find_g1_urdf()
+def _read_urdf_joints(path: Path) -> dict[str, ET.Element]:
     try:
         root = ET.parse(path).getroot()
     except (OSError, ET.ParseError) as err:
         raise G1KinematicsError("urdf", f"cannot read G1 URDF {path}: {err}") from None
-    joints = _joint_elements(root)
+    return _joint_elements(root)
+
+
+def _chain_joint(
+    path: Path, joints: dict[str, ET.Element], name: str, parent: str
+) -> tuple[ET.Element, FloatArray, FloatArray, str]:
+    """The joint ``name`` checked to hang from ``parent``: (element, T_parent_from_joint, unit
+    axis, child link)."""
+    element = joints.get(name)
+    if element is None:
+        raise G1KinematicsError("urdf", f"{path}: joint {name!r} missing")
+    joint_parent = element.find("parent")
+    if joint_parent is None or joint_parent.get("link") != parent:
+        got = None if joint_parent is None else joint_parent.get("link")
+        raise G1KinematicsError(
+            "urdf", f"{path}: joint {name!r} has parent {got!r}, expected {parent!r}"
+        )
+    origin = element.find("origin")
+    xyz = _floats(origin.get("xyz", "0 0 0") if origin is not None else "0 0 0", 3, name)
+    rpy = _floats(origin.get("rpy", "0 0 0") if origin is not None else "0 0 0", 3, name)
+    axis_element = element.find("axis")
+    axis = _floats(axis_element.get("xyz") if axis_element is not None else "1 0 0", 3, name)
+    child = element.find("child")
+    return (
+        element,
+        _transform(rpy_matrix(rpy), xyz),
+        axis / np.linalg.norm(axis),
+        child.get("link", "") if child is not None else "",
+    )
+
+
+def load_arm_chain(side: ArmSide, urdf_path: Path | None = None) -> ArmChain:
+    """Parse one arm chain from the URDF (found with ``find_g1_urdf`` when no path is given)."""
+    path = urdf_path if urdf_path is not None else find_g1_urdf()
+    joints = _read_urdf_joints(path)
     names = tuple(f"{side.value}_{joint}_joint" for joint in ARM_JOINTS)
     origins, axes, lower, upper = [], [], [], []
     parent = BASE_FRAME
     for name, documented in zip(names, DOCUMENTED_LIMITS_RAD[side], strict=True):
-        element = joints.get(name)
-        if element is None:
-            raise G1KinematicsError("urdf", f"{path}: joint {name!r} missing")
-        joint_parent = element.find("parent")
-        if joint_parent is None or joint_parent.get("link") != parent:
-            got = None if joint_parent is None else joint_parent.get("link")
-            raise G1KinematicsError(
-                "urdf", f"{path}: joint {name!r} has parent {got!r}, expected {parent!r}"
-            )
-        origin = element.find("origin")
-        xyz = _floats(origin.get("xyz", "0 0 0") if origin is not None else "0 0 0", 3, name)
-        rpy = _floats(origin.get("rpy", "0 0 0") if origin is not None else "0 0 0", 3, name)
-        origins.append(_transform(rpy_matrix(rpy), xyz))
-        axis_element = element.find("axis")
-        axis = _floats(axis_element.get("xyz") if axis_element is not None else "1 0 0", 3, name)
-        axes.append(axis / np.linalg.norm(axis))
+        element, origin, axis, child = _chain_joint(path, joints, name, parent)
+        origins.append(origin)
+        axes.append(axis)
         limit = element.find("limit")
         if limit is None:
             raise G1KinematicsError("urdf", f"{path}: joint {name!r} has no limits")
@@ -265,8 +284,7 @@ def load_arm_chain(side: ArmSide, urdf_path: Path | None = None) -> ArmChain:
             raise G1KinematicsError("urdf", f"{path}: joint {name!r} has empty limits [{lo}, {hi}]")
         lower.append(lo)
         upper.append(hi)
-        child = element.find("child")
-        parent = child.get("link", "") if child is not None else ""
+        parent = child
     palm_link = f"{side.value}_hand_palm_link"
     palm = next(
         (
@@ -329,39 +347,21 @@ class WaistChain:
 def load_waist_chain(urdf_path: Path | None = None) -> WaistChain:
     """Parse the waist (pelvis to torso_link) from the URDF, as ``load_arm_chain`` the arms."""
     path = urdf_path if urdf_path is not None else find_g1_urdf()
-    try:
-        root = ET.parse(path).getroot()
-    except (OSError, ET.ParseError) as err:
-        raise G1KinematicsError("urdf", f"cannot read G1 URDF {path}: {err}") from None
-    joints = _joint_elements(root)
+    joints = _read_urdf_joints(path)
     origins, axes = [], []
     parent = "pelvis"
     yaw_limits = WAIST_YAW_LIMITS_RAD
     for name in WAIST_JOINTS:
-        element = joints.get(name)
-        if element is None:
-            raise G1KinematicsError("urdf", f"{path}: joint {name!r} missing")
-        joint_parent = element.find("parent")
-        if joint_parent is None or joint_parent.get("link") != parent:
-            got = None if joint_parent is None else joint_parent.get("link")
-            raise G1KinematicsError(
-                "urdf", f"{path}: joint {name!r} has parent {got!r}, expected {parent!r}"
-            )
-        origin = element.find("origin")
-        xyz = _floats(origin.get("xyz", "0 0 0") if origin is not None else "0 0 0", 3, name)
-        rpy = _floats(origin.get("rpy", "0 0 0") if origin is not None else "0 0 0", 3, name)
-        origins.append(_transform(rpy_matrix(rpy), xyz))
-        axis_element = element.find("axis")
-        axis = _floats(axis_element.get("xyz") if axis_element is not None else "1 0 0", 3, name)
-        axes.append(axis / np.linalg.norm(axis))
+        element, origin, axis, child = _chain_joint(path, joints, name, parent)
+        origins.append(origin)
+        axes.append(axis)
         limit = element.find("limit")
         if name == WAIST_JOINTS[0] and limit is not None:
             yaw_limits = (
                 max(float(limit.get("lower", "-inf")), WAIST_YAW_LIMITS_RAD[0]),
                 min(float(limit.get("upper", "inf")), WAIST_YAW_LIMITS_RAD[1]),
             )
-        child = element.find("child")
-        parent = child.get("link", "") if child is not None else ""
+        parent = child
     if parent != BASE_FRAME:
         raise G1KinematicsError("urdf", f"{path}: the waist ends at {parent!r}, not {BASE_FRAME}")
     return WaistChain(np.stack(origins), np.stack(axes), yaw_limits)
