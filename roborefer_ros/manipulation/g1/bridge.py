@@ -26,7 +26,10 @@ scene, the arm swings to that pose risen by one of ``transit_rises_m`` and comes
 onto it if that meets the scene less (``PlanChoice.transit_rise_m``).
 
 A pose of the place half that the IK reaches only to within ``place_position_tolerance_m`` (not
-the IK's own, kept for the grasp) is accepted: a placement's tolerance, not a grasp's.
+the IK's own, kept for the grasp) is accepted: a placement's tolerance, not a grasp's. When no
+arm solves the plan at all and the bridge has the waist chain, the waist yaw is turned by each of
+``waist_yaw_offsets_rad`` in turn: the plan (fixed to the pelvis, like the table) is expressed in
+the turned torso and chosen as above; the run turns the waist first (``PlanChoice.waist_yaw_rad``).
 
 Then the streamer ramps the arm_sdk weight up, walks the joint waypoints (rate-limited by the
 streamer), opens/closes the hand on OPEN/CLOSE, and ramps the weight down at the end, on cancel
@@ -305,8 +308,8 @@ class G1Bridge:
         """Joint waypoints for every step (up to, not including, ``until_step``).
         ``carry_rise_m``: the first MOVE of the place half (lift to pre-place) becomes a straight
         TCP path instead of a joint-space line, risen by this much above the higher of its ends on
-        the way (0: straight across); ``transit_rise_m`` the same for the first move of the plan,
-        from the TCP at ``q_seed``."""
+        the way (0: straight across). ``transit_rise_m``: the plan's first move goes in joint space
+        to its pose risen by this much, then straight down onto it."""
         chain = self.chains[side]
         segments: list[_Segment] = []
         q_prev = q_seed.copy()
