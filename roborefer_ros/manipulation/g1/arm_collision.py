@@ -15,6 +15,7 @@ more than ``step_rad`` apart along that line.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,6 +104,19 @@ def joint_path(q_a: FloatArray, q_b: FloatArray, step_rad: float) -> list[FloatA
     largest = float(np.max(np.abs(q_b - q_a)))
     count = max(1, math.ceil(largest / step_rad))
     return [q_a + (q_b - q_a) * (k / count) for k in range(count + 1)]
+
+
+def waypoint_path(
+    q_start: FloatArray, waypoints: Sequence[FloatArray], step_rad: float
+) -> list[FloatArray]:
+    """Joint states along the joint-space lines from ``q_start`` through ``waypoints`` in turn
+    (``joint_path`` between neighbours; empty without waypoints)."""
+    states: list[FloatArray] = []
+    q_prev = q_start
+    for waypoint in waypoints:
+        states += joint_path(q_prev, waypoint, step_rad)
+        q_prev = waypoint
+    return states
 
 
 def path_penetration(

@@ -52,8 +52,8 @@ from roborefer_ros.core.transforms import Transform, interpolate
 from roborefer_ros.manipulation.g1.arm_collision import (
     ArmBodyModel,
     arm_spheres,
-    joint_path,
     path_penetration,
+    waypoint_path,
 )
 from roborefer_ros.manipulation.g1.arm_sdk import (
     WAIST_SLOTS,
@@ -285,9 +285,6 @@ class G1Bridge:
         self.last_choice: PlanChoice | None = None
         self.waist = waist
         self._ik_memo: dict[object, IkSolution | G1KinematicsError] | None = None
-        # while a turned waist is tried: the scene's frame (the torso as it is) from the arm's
-        # base (the torso turned); None: the same frame
-        self._T_scene_from_arm: FloatArray | None = None
 
     def available(self) -> tuple[bool, str]:
         return True, ""
@@ -486,19 +483,16 @@ class G1Bridge:
         first arm's first error when none does (the arm on the target's side, unturned, is the
         plan as asked). With a depth frame, the first arm that solves runs the candidate chosen
         against the scene (module docstring); ``last_choice`` says which."""
-        has_place = any(s.stage in _PLACE_STAGES and s.tcp_pose is not None for s in plan.steps)
-        yaws = self.config.place_yaw_offsets_rad if has_place else (0.0,)
         scene = self._scene_for(plan, q_measured)
         self._ik_memo = {}
         try:
-            return self._choose(plan, sides, q_measured, scene, has_place, yaws)
+            return self._choose(plan, sides, q_measured, scene)
         except _PlanningError as err:
             if self.waist is None:
                 raise
-            return self._choose_turned(plan, sides, q_measured, scene, has_place, yaws, err)
+            return self._choose_turned(plan, sides, q_measured, scene, err)
         finally:
             self._ik_memo = None
-            self._T_scene_from_arm = None
 
     def _choose_turned(
         self,
@@ -506,8 +500,6 @@ class G1Bridge:
         sides: list[ArmSide],
         q_measured: FloatArray,
         scene: HeightMap | None,
-        has_place: bool,
-        yaws: tuple[float, ...],
         unturned: _PlanningError,
     ) -> tuple[ArmSide, list[_Segment]]:
         """``_choose`` with the waist yaw turned by each of ``waist_yaw_offsets_rad`` in turn:
@@ -522,10 +514,14 @@ class G1Bridge:
             if not lower + margin <= q_turned[0] <= upper - margin:
                 continue
             T_turned_from_now = self.waist.torso_turn(q_waist, q_turned)
-            self._T_scene_from_arm = np.asarray(np.linalg.inv(T_turned_from_now), dtype=np.float64)
+            T_scene_from_arm = np.asarray(np.linalg.inv(T_turned_from_now), dtype=np.float64)
             try:
                 side, segments = self._choose(
-                    _turned_plan(plan, T_turned_from_now), sides, q_measured, scene, has_place, yaws
+                    _turned_plan(plan, T_turned_from_now),
+                    sides,
+                    q_measured,
+                    scene,
+                    T_scene_from_arm,
                 )
             except _PlanningError:
                 continue
@@ -543,9 +539,12 @@ class G1Bridge:
         sides: list[ArmSide],
         q_measured: FloatArray,
         scene: HeightMap | None,
-        has_place: bool,
-        yaws: tuple[float, ...],
+        T_scene_from_arm: FloatArray | None = None,
     ) -> tuple[ArmSide, list[_Segment]]:
+        """``choose_plan`` with the scene built; ``T_scene_from_arm``: the scene's frame from
+        the arm's base (the torso turned by the waist; None: the same frame)."""
+        has_place = any(s.stage in _PLACE_STAGES and s.tcp_pose is not None for s in plan.steps)
+        yaws = self.config.place_yaw_offsets_rad if has_place else (0.0,)
         first_error: _PlanningError | None = None
         routes: tuple[float | None, ...] = (None,)
         shifts: list[tuple[float, float]] = [(0.0, 0.0)]
@@ -558,7 +557,7 @@ class G1Bridge:
             solved: list[PlanChoice] = []
             transits: list[float | None] = [None]
             if scene is not None:
-                transit = self._choose_transit(plan, side, q_seed, scene)
+                transit = self._choose_transit(plan, side, q_seed, scene, T_scene_from_arm)
                 if transit is not None:
                     transits.insert(0, transit)  # the joint-space one if the pick half fails
             for transit in transits:
@@ -574,7 +573,9 @@ class G1Bridge:
                             break  # the pick half failed: no place yaw helps this arm
                         continue
                     intrusion = (
-                        0.0 if scene is None else self._place_intrusion(plan, side, segments, scene)
+                        0.0
+                        if scene is None
+                        else self._place_intrusion(plan, side, segments, scene, T_scene_from_arm)
                     )
                     solved.append(
                         PlanChoice(
@@ -606,12 +607,18 @@ class G1Bridge:
         raise _PlanningError(first_error.step, f"{first_error} (tried {tried})")
 
     def _choose_transit(
-        self, plan: StepPlan, side: ArmSide, q_seed: FloatArray, scene: HeightMap
+        self,
+        plan: StepPlan,
+        side: ArmSide,
+        q_seed: FloatArray,
+        scene: HeightMap,
+        T_scene_from_arm: FloatArray | None = None,
     ) -> float | None:
         """The route of the plan's first move, from the arm at ``q_seed``: the joint-space line
-        unless a straight TCP path (risen by one of ``transit_rises_m``) meets the scene less
-        by more than ``obstacle_tolerance_m`` (a hand swinging up from the hip in joint space
-        sweeps the objects between the robot and its target)."""
+        to its pose unless the swing to that pose risen by one of ``transit_rises_m``, then
+        straight down, meets the scene less by more than ``obstacle_tolerance_m`` (a hand
+        swinging up from the hip in joint space sweeps the objects between the robot and its
+        target)."""
         body = self._body_model()
         best_route: float | None = None
         best = math.inf
@@ -622,14 +629,10 @@ class G1Bridge:
                 )
             except _PlanningError:
                 continue
-            states: list[FloatArray] = []
-            q_prev = q_seed
-            for segment in segments:
-                for waypoint in segment.waypoints:
-                    states += joint_path(q_prev, waypoint, body.step_rad)
-                    q_prev = waypoint
+            waypoints = [w for segment in segments for w in segment.waypoints]
+            states = waypoint_path(q_seed, waypoints, body.step_rad)
             intrusion = path_penetration(
-                self.chains[side], states, scene, body, None, self._T_scene_from_arm
+                self.chains[side], states, scene, body, None, T_scene_from_arm
             )
             if intrusion < best - self.config.obstacle_tolerance_m:
                 best_route, best = route, intrusion
@@ -673,7 +676,12 @@ class G1Bridge:
         return scene
 
     def _place_intrusion(
-        self, plan: StepPlan, side: ArmSide, segments: list[_Segment], scene: HeightMap
+        self,
+        plan: StepPlan,
+        side: ArmSide,
+        segments: list[_Segment],
+        scene: HeightMap,
+        T_scene_from_arm: FloatArray | None = None,
     ) -> float:
         """The deepest intrusion of the scene into the arm on its way from the lift to the end
         of the plan (joint-space lines between the waypoints), holding the object until OPEN."""
@@ -690,15 +698,15 @@ class G1Bridge:
                 if segment.waypoints:
                     q_prev = segment.waypoints[-1]
                 continue
-            states: list[FloatArray] = []
-            for waypoint in segment.waypoints:
-                if q_prev is not None:
-                    states += joint_path(q_prev, waypoint, body.step_rad)
-                q_prev = waypoint
+            waypoints = segment.waypoints
+            if q_prev is None:  # a plan that starts with its place half: from its first pose
+                q_prev, waypoints = waypoints[0], waypoints[1:]
+            states = waypoint_path(q_prev, waypoints, body.step_rad)
+            q_prev = segment.waypoints[-1]
             deepest = max(
                 deepest,
                 path_penetration(
-                    self.chains[side], states, scene, body, half_height, self._T_scene_from_arm
+                    self.chains[side], states, scene, body, half_height, T_scene_from_arm
                 ),
             )
         return deepest
@@ -810,15 +818,23 @@ class _Run:
         while self.streamer.phase is not Phase.DONE:
             self.tick()
 
-    def wait_within(self, target: FloatArray, tolerance_rad: float, timeout_s: float) -> float:
-        """Stream until the measured arm joints are within ``tolerance_rad`` of ``target`` or
-        ``timeout_s`` has passed; the last joint error (inf without a state)."""
+    def wait_within(
+        self,
+        target: FloatArray,
+        tolerance_rad: float,
+        timeout_s: float,
+        slots: tuple[int, ...] | None = None,
+    ) -> float:
+        """Stream until the measured joints of ``slots`` (None: the arm's) are within
+        ``tolerance_rad`` of ``target`` or ``timeout_s`` has passed; the last joint error (inf
+        without a state)."""
+        slots = self.side.motor_slots if slots is None else slots
         deadline = self.io.now_s() + timeout_s
         error = math.inf
         while True:
             state = self.io.latest_state()
             if state is not None:
-                measured = np.asarray(state.q)[list(self.side.motor_slots)]
+                measured = np.asarray(state.q)[list(slots)]
                 error = float(np.max(np.abs(measured - target)))
                 if error <= tolerance_rad:
                     return error
@@ -832,21 +848,16 @@ class _Run:
         target = self.streamer.set_waist_yaw(yaw_rad)
         while not self.streamer.waist_reached():
             self.guarded_tick()
-        deadline = self.io.now_s() + self.cfg.settle_timeout_s
-        error = math.inf
-        while True:
-            state = self.io.latest_state()
-            if state is not None:
-                error = abs(float(state.q[WAIST_YAW_SLOT]) - target)
-                if error <= self.cfg.goal_tolerance_rad:
-                    return
-            if self.io.now_s() >= deadline:
-                raise _StopError(
-                    ExecutionStatus.EXECUTION_FAILED,
-                    f"the waist did not settle within {self.cfg.settle_timeout_s:.1f} s "
-                    f"(yaw error {error:.3f} rad, tolerance {self.cfg.goal_tolerance_rad:.3f} rad)",
-                )
-            self.guarded_tick()
+        cfg = self.cfg
+        error = self.wait_within(
+            np.array([target]), cfg.goal_tolerance_rad, cfg.settle_timeout_s, (WAIST_YAW_SLOT,)
+        )
+        if error > cfg.goal_tolerance_rad:
+            raise _StopError(
+                ExecutionStatus.EXECUTION_FAILED,
+                f"the waist did not settle within {cfg.settle_timeout_s:.1f} s "
+                f"(yaw error {error:.3f} rad, tolerance {cfg.goal_tolerance_rad:.3f} rad)",
+            )
 
     def run_hand(self, closed: bool) -> None:
         limits = self.bridge.hand_limits.get(self.side)

@@ -14,6 +14,7 @@ from roborefer_ros.manipulation.g1.arm_collision import (
     arm_spheres,
     joint_path,
     path_penetration,
+    waypoint_path,
 )
 from roborefer_ros.manipulation.g1.arm_sdk import ARM_SLOTS, StreamerConfig
 from roborefer_ros.manipulation.g1.bridge import G1Bridge, G1BridgeConfig
@@ -415,10 +416,7 @@ def test_the_first_move_rises_over_an_obstacle_its_joint_space_swing_meets() -> 
     body = bridge._body_model()
 
     def met(waypoints: tuple[np.ndarray, ...]) -> float:
-        states, prev = [], q_arm
-        for w in waypoints:
-            states += joint_path(prev, w, body.step_rad)
-            prev = w
+        states = waypoint_path(q_arm, waypoints, body.step_rad)
         return path_penetration(CHAINS[side], states, scene, body)
 
     assert met(segments[0].waypoints) < met((swing[-1],)) - bridge.config.obstacle_tolerance_m
