@@ -110,10 +110,16 @@ class Rig:
         return self.publisher.publish_at(self.t_s, **faults)  # type: ignore[arg-type]
 
     def ask(
-        self, prompt: str = "the red box", stamp: int = 0, **fields: object
+        self,
+        prompt: str = "the red box",
+        stamp: int = 0,
+        resend_s: float | None = None,
+        **fields: object,
     ) -> RefPoint.Response:
+        """``resend_s``: for a first request to a just-started node (``GraphClient.call``)."""
         request = RefPoint.Request(prompt=prompt, min_stamp=time_msg(stamp), **fields)
-        return self.graph.call(self.client, request, timeout_s=15)
+        timeout_s = 15.0 if resend_s is None else 30.0
+        return self.graph.call(self.client, request, timeout_s=timeout_s, resend_s=resend_s)
 
     def ask_good(self) -> None:
         stamp = self.frame()
@@ -162,7 +168,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
         time.sleep(0.5)  # let the camera topics match before the first frame
         rig = Rig(graph, node, client, publisher)
         for _ in range(3):  # a frame sent before discovery completes is lost: send another
-            if rig.ask(stamp=rig.frame()).status == Status.OK:
+            if rig.ask(stamp=rig.frame(), resend_s=8.0).status == Status.OK:
                 break
         rig.ask_good()
         yield rig

@@ -236,7 +236,8 @@ def test_no_frame_before_any_camera_message(
         client = graph.node.create_client(RefPoint, "/lonely_node/refer")
         graph.wait_for_service(client)
         for _ in range(2):
-            response = graph.call(client, RefPoint.Request(prompt="the red box"), timeout_s=10)
+            request = RefPoint.Request(prompt="the red box")
+            response = graph.call(client, request, timeout_s=20, resend_s=4)
             assert response.status == Status.NO_FRAME
             assert "/nowhere/image" in response.message  # names the topic it listens on
     finally:

@@ -47,8 +47,8 @@ def _start_rig(graph: GraphClient, node: NodeProcess, name: str) -> Rig:
     publisher = ScenePublisher(graph, SCENE, t0_ns=time.time_ns())
     time.sleep(0.5)
     rig = Rig(graph, node, client, publisher)
-    for _ in range(3):
-        if rig.ask(stamp=rig.frame()).status == Status.OK:
+    for _ in range(3):  # resent after 8 s: the frame wait is 5 s
+        if rig.ask(stamp=rig.frame(), resend_s=8.0).status == Status.OK:
             break
     rig.ask_good()
     return rig
@@ -142,7 +142,8 @@ def test_model_server_down_at_start_is_retried_until_it_comes(
     try:
         client: Any = graph.node.create_client(RefPoint, f"/{name}/refer")
         graph.wait_for_service(client)
-        down = graph.call(client, RefPoint.Request(prompt="the red box"), timeout_s=15)
+        request = RefPoint.Request(prompt="the red box")
+        down = graph.call(client, request, timeout_s=30, resend_s=4)
         assert down.status == Status.BACKEND_ERROR, (down.status, down.message)
         assert down.message.startswith("model not loaded: "), down.message
         assert url in down.message and "refused" in down.message, down.message
