@@ -146,17 +146,20 @@ def test_the_g1_graph_runs_the_robots_file_through_its_arm_bridge(tmp_path: Path
 def test_live_g1_episode_runs_through_the_arm_bridge(tmp_path: Path) -> None:
     """The G1 through its arm bridge: pick_place_node's ``g1`` backend streams /arm_sdk and the
     Dex3 commands to sim_node's motors and reads /lowstate; sim_node measures its rates. The
-    episode's success is not asserted: through the bridge the simulated G1 succeeds on 25 of
+    episode's success is not asserted: through the bridge the simulated G1 succeeds on 40 of
     seeds 0-49 (docs/simulation.md), this seed among them, but the suite runs it on a loaded
     machine with the tests' Fast DDS settings, where a bridge abort is a correct outcome; the
-    test proves the path and the safety rules."""
+    test proves the path and the safety rules. sim_node writes the key frames it recognises from
+    the G1's commands (``--frames``)."""
     for attempt in range(3):
         # A set-up failure (exit 2: no goal ran) is asked again; none in the last 50-seed batch.
         folder = tmp_path / f"attempt{attempt}"
         folder.mkdir()
         try:
             last, log, wall_s = _run_live_episode(
-                folder, "--robot", "g1", "--seed", str(G1_SEED), must_succeed=False
+                folder,
+                *("--robot", "g1", "--seed", str(G1_SEED), "--frames", str(folder / "frames")),
+                must_succeed=False,
             )
             break
         except SetupFailedError:
@@ -181,6 +184,17 @@ def test_live_g1_episode_runs_through_the_arm_bridge(tmp_path: Path) -> None:
     assert min(moving, default=500.0) >= 200.0, rates
     assert moving or not last["success"], rates  # a whole episode spans a 10 s report
     assert "crc mismatch" not in full
+    frames = sorted(p.name for p in (tmp_path / "frames").iterdir())
+    assert frames[:2] == ["00_start.png", "01_grasp.png"], frames  # the grasp runs either way
+    if last["success"]:
+        assert frames == [
+            "00_start.png",
+            "01_grasp.png",
+            "02_lift.png",
+            "03_place.png",
+            "04_end.png",
+            "strip.png",
+        ]
 
 
 @pytest.mark.graph

@@ -12,6 +12,13 @@ motors of sim_node's physics (``sim.arms.g1_lowlevel.G1LowLevel``, streamed by `
   (counted, logged);
 - ``/dex3/{left,right}/cmd`` (unitree_hg/HandCmd): the Dex3's 7 motors per hand.
 
+With a key-frame folder (sim_node's ``frames_dir``) the driver writes the pick-and-place key
+frames from what it is commanded, as the UR cell's driver does, from the head camera's latest
+frame (the scene camera's render would pause the 500 Hz physics longer than the bridge's stale-state
+limit): start (the arm_sdk weight first above 0), grasp (a hand commanded closed), lift
+(``LIFT_SHOT_AFTER_S`` later), place (the hand commanded open again), end (the weight back at 0),
+and the strip.
+
 Every ``REPORT_PERIOD_S`` the driver logs what it measured on the wall clock: the LowState and
 camera rates, the arm_sdk command rate, the applied weight, dropped commands. The parameter
 ``g1_publish_lowstate`` (sim_node's, changeable while it runs) stops the state stream: test
@@ -30,11 +37,20 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from roborefer_ros.manipulation.g1.arm_sdk import NUM_MOTORS, ArmCommand, MotorCommand
 from roborefer_ros.manipulation.g1.crc import LOWSTATE_STRUCT, lowstate_crc
-from roborefer_ros.manipulation.g1.hands import HAND_JOINTS, HandCommand
+from roborefer_ros.manipulation.g1.hands import (
+    HAND_JOINTS,
+    HandCommand,
+    HandLimits,
+    close_targets,
+    open_targets,
+)
 from roborefer_ros.manipulation.g1.kinematics import ArmSide
 from roborefer_ros.ros.cdr_layout import FixedLayoutWriter
+from roborefer_ros.sim import T_LINK_FROM_OPTICAL
 from roborefer_ros.sim.arms.g1_lowlevel import G1LowLevel, HandReading, LowStateReading
-from roborefer_ros.sim.episodes.live import SimWorld
+from roborefer_ros.sim.episodes.live import SimSnapshot, SimWorld
+from roborefer_ros.sim.episodes.strip import KeyFrameWriter
+from roborefer_ros.sim.render import RenderedFrame
 
 LOWSTATE_TOPIC = "/lowstate"
 ARM_SDK_TOPIC = "/arm_sdk"
@@ -49,6 +65,7 @@ COMMAND_QOS = QoSProfile(
     depth=10, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE
 )
 _NUM_HAND = len(HAND_JOINTS)
+LIFT_SHOT_AFTER_S = 2.0  # wall time from the grasp shot to the lift shot
 
 
 def _paths(prefix: str, count: int, field: str) -> tuple[str, ...]:
@@ -119,14 +136,80 @@ def hand_command_of(side: ArmSide, msg: Any) -> HandCommand:
     return HandCommand(side, motors)
 
 
+def closing_share(limits: HandLimits, command: HandCommand) -> float:
+    """How far ``command`` closes the hand: the mean over its fingers (not thumb_0, which turns
+    the thumb about the palm) of where each target lies from open (0) to fully closed (1)."""
+    shut, opened = close_targets(limits, 1.0), open_targets(limits)
+    shares = [
+        (command.motors[i].q - opened[i]) / (shut[i] - opened[i])
+        for i in range(1, len(HAND_JOINTS))
+        if abs(shut[i] - opened[i]) > 1e-6
+    ]
+    return float(np.mean(shares)) if shares else 0.0
+
+
+class G1KeyFrames:
+    """Key frames of a pick and place, recognised from the G1's commands (module docstring);
+    each is the newest head-camera frame (``saw``)."""
+
+    def __init__(self, writer: KeyFrameWriter, hand_limits: dict[ArmSide, HandLimits]) -> None:
+        self.writer, self.hand_limits = writer, hand_limits
+        self.stage = "idle"
+        self._latest: SimSnapshot | None = None
+        self._lift_at_s = 0.0
+        self._lock = threading.Lock()
+
+    def saw(self, snapshot: SimSnapshot) -> None:
+        self._latest = snapshot
+
+    def _shot(self, label: str) -> bool:
+        """Write the newest frame as ``label``; False before the camera's first frame (the
+        stage then waits for the next command)."""
+        snapshot = self._latest
+        if snapshot is None:
+            return False
+        frame = RenderedFrame(
+            snapshot.sim_time_s,
+            snapshot.rgb,
+            snapshot.depth_m,
+            np.zeros(snapshot.depth_m.shape, np.int32),
+            snapshot.camera,
+            snapshot.T_base_from_link @ T_LINK_FROM_OPTICAL,
+        )
+        self.writer(label, frame)
+        return True
+
+    def on_weight(self, weight: float, now_s: float) -> None:
+        with self._lock:
+            if self.stage == "idle" and weight > 0.0 and self._shot("start"):
+                self.stage = "moving"
+            elif self.stage == "grasped" and now_s >= self._lift_at_s and self._shot("lift"):
+                self.stage = "carrying"
+            elif self.stage == "released" and weight <= 0.0 and self._shot("end"):
+                self.writer.close()
+                self.stage = "done"
+
+    def on_hand(self, command: HandCommand, now_s: float) -> None:
+        limits = self.hand_limits.get(command.side)
+        if limits is None:
+            return
+        closed = closing_share(limits, command) > 0.5
+        with self._lock:
+            if closed and self.stage == "moving" and self._shot("grasp"):
+                self.stage, self._lift_at_s = "grasped", now_s + LIFT_SHOT_AFTER_S
+            elif not closed and self.stage in ("grasped", "carrying") and self._shot("place"):
+                self.stage = "released"
+
+
 class SimG1Driver:
     """The G1's unitree_ros2 interfaces on ``node`` (sim_node) over ``world``'s streaming
     ``G1LowLevel``; ``on_period`` is the world's per-step callback (the sim thread)."""
 
-    def __init__(self, node: Node, world: SimWorld) -> None:
+    def __init__(self, node: Node, world: SimWorld, key_frames: G1KeyFrames | None = None) -> None:
         import unitree_hg.msg as msgs
 
         self.node, self.world, self._msgs = node, world, msgs
+        self.key_frames = key_frames
         self._low_state = LowStateWriter(msgs)
         self._hand_states = {side: HandStateWriter(msgs) for side in ArmSide}
         self._pub_state = node.create_publisher(msgs.LowState, LOWSTATE_TOPIC, STATE_QOS)
@@ -171,13 +254,17 @@ class SimG1Driver:
         if robot is None:
             return
         command, crc, reserve = arm_command_of(msg)
-        robot.receive_arm_sdk(command, crc, reserve)
+        if robot.receive_arm_sdk(command, crc, reserve) and self.key_frames is not None:
+            self.key_frames.on_weight(command.weight, time.monotonic())
 
     def _hand_callback(self, side: ArmSide) -> Any:
         def receive(msg: Any) -> None:
             robot = self.robot
             if robot is not None and len(msg.motor_cmd) == _NUM_HAND:
-                robot.receive_hand(hand_command_of(side, msg))
+                command = hand_command_of(side, msg)
+                robot.receive_hand(command)
+                if self.key_frames is not None:
+                    self.key_frames.on_hand(command, time.monotonic())
 
         return receive
 

@@ -34,14 +34,22 @@ from tf2_msgs.msg import TFMessage
 from roborefer_ros.core.camera import CameraModel
 from roborefer_ros.core.depth import encode_depth
 from roborefer_ros.core.tf_buffer import StampedTransform
+from roborefer_ros.manipulation.g1.hands import load_hand_limits
+from roborefer_ros.manipulation.g1.kinematics import ArmSide
 from roborefer_ros.ros.conversions import depth_to_image, rgb_to_image, time_msg, transform_to_msg
-from roborefer_ros.ros.sim.g1_driver import ARM_SDK_TOPIC, LOWSTATE_TOPIC, SimG1Driver
+from roborefer_ros.ros.sim.g1_driver import (
+    ARM_SDK_TOPIC,
+    LOWSTATE_TOPIC,
+    G1KeyFrames,
+    SimG1Driver,
+)
 from roborefer_ros.ros.sim.params import SimNodeConfig, declare_and_read
 from roborefer_ros.ros.sim.ur_driver import GRIPPER_ACTION, TRAJECTORY_ACTION, SimUrDriver
 from roborefer_ros.ros.tf import TF_QOS, TF_STATIC_QOS
 from roborefer_ros.sim import T_LINK_FROM_OPTICAL
 from roborefer_ros.sim.arms.g1_lowlevel import G1LowLevel
 from roborefer_ros.sim.episodes.live import SimSnapshot, SimWorld
+from roborefer_ros.sim.episodes.strip import KeyFrameWriter
 
 COLOR_TOPIC = "color/image_raw"
 INFO_TOPIC = "color/camera_info"
@@ -102,7 +110,15 @@ class SimNode(Node):
             )
             arm = f"{TRAJECTORY_ACTION} and {GRIPPER_ACTION}"
         elif g1:  # the G1's unitree_ros2 interfaces (the arm bridge drives them)
-            self._g1 = SimG1Driver(self, self.world)
+            key_frames = (
+                G1KeyFrames(
+                    KeyFrameWriter(self.cfg.frames_dir),
+                    {side: load_hand_limits(side) for side in ArmSide},
+                )
+                if self.cfg.frames_dir
+                else None
+            )
+            self._g1 = SimG1Driver(self, self.world, key_frames)
             self._g1.publish_state = self.cfg.g1_publish_lowstate
             self.add_post_set_parameters_callback(self._on_parameters)
             arm = f"{LOWSTATE_TOPIC}, {ARM_SDK_TOPIC} and the Dex3 topics"
@@ -155,6 +171,8 @@ class SimNode(Node):
 
     def _publish_snapshot(self, snapshot: SimSnapshot) -> None:
         cfg = self.cfg
+        if self._g1 is not None and self._g1.key_frames is not None:
+            self._g1.key_frames.saw(snapshot)
         stamp = self._stamp_ns(snapshot)
         if self._pub_clock is not None:
             self._pub_clock.publish(Clock(clock=time_msg(stamp)))
