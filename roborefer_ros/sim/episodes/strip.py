@@ -71,6 +71,14 @@ def labelled_frame(
     return draw_marks(rgb, _marks(frame, targets, scale), (f"{number}. {label}",))
 
 
+KEY_FRAME_LABELS = ("start", "grasp", "lift", "place", "end")
+# the files a whole pick and place leaves in a key-frame folder
+KEY_FRAME_FILES = (
+    *(f"{index:02d}_{label}.png" for index, label in enumerate(KEY_FRAME_LABELS)),
+    "strip.png",
+)
+
+
 class KeyFrameWriter:
     """A KeyFrameSink writing ``NN_label.png`` into a folder (each labelled with its stage, the
     targets marked) and, on ``close``, ``strip.png`` (the key frames side by side at half size).

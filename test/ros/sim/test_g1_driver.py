@@ -16,7 +16,7 @@ from roborefer_ros.manipulation.g1.hands import HandConfig, hand_command, load_h
 from roborefer_ros.manipulation.g1.kinematics import ArmSide
 from roborefer_ros.ros.sim.g1_driver import G1KeyFrames, closing_share
 from roborefer_ros.sim.episodes.live import SimSnapshot
-from roborefer_ros.sim.episodes.strip import KeyFrameWriter
+from roborefer_ros.sim.episodes.strip import KEY_FRAME_FILES, KeyFrameWriter
 
 LIMITS = {side: load_hand_limits(side) for side in ArmSide}
 
@@ -70,14 +70,7 @@ def test_key_frames_follow_a_pick_and_place(tmp_path: Path) -> None:
     keys.on_weight(0.0, 5.0)  # end
     assert keys.stage == "done"
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == [
-        "00_start.png",
-        "01_grasp.png",
-        "02_lift.png",
-        "03_place.png",
-        "04_end.png",
-        "strip.png",
-    ]
+    assert names == list(KEY_FRAME_FILES)
     # each is the newest frame at its event (the label drawn at the top left only)
     shades = [int(np.asarray(Image.open(tmp_path / n))[-1, -1, 0]) for n in names[:5]]
     assert shades == [10, 20, 30, 40, 50]

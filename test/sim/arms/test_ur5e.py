@@ -40,6 +40,7 @@ from roborefer_ros.sim.episodes.episode import (
     graspable,
     resolve_task,
 )
+from roborefer_ros.sim.episodes.strip import KEY_FRAME_FILES
 
 SEED = 5  # a scene whose first graspable object stands on the table within easy reach
 
@@ -255,11 +256,4 @@ def test_cli_episode_succeeds_and_ends_with_json(
     last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert last["success"] is True and last["status"] == "succeeded"
     assert last["object"].startswith("obj") and last["place_error_m"] < 0.05
-    assert sorted(p.name for p in frames.iterdir()) == [
-        "00_start.png",
-        "01_grasp.png",
-        "02_lift.png",
-        "03_place.png",
-        "04_end.png",
-        "strip.png",
-    ]
+    assert sorted(p.name for p in frames.iterdir()) == list(KEY_FRAME_FILES)

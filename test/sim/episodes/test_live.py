@@ -24,6 +24,7 @@ from roborefer_ros.sim.episodes.live import (
     referring_of,
     scene_queries,
 )
+from roborefer_ros.sim.episodes.strip import KEY_FRAME_FILES
 
 ROOT = Path(__file__).resolve().parents[3]
 DOWN = (1.0, 0.0, 0.0, 0.0)
@@ -77,14 +78,7 @@ def test_the_camera_stays_live_while_the_arm_moves(
     times = [s.sim_time_s for s in during]
     assert times == sorted(times) and times[0] >= sim_t0  # rendered between physics chunks
     assert writer.close() is not None
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "00_start.png",
-        "01_grasp.png",
-        "02_lift.png",
-        "03_place.png",
-        "04_end.png",
-        "strip.png",
-    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == list(KEY_FRAME_FILES)
 
 
 def test_cancel_stops_the_plan(world: tuple[SimWorld, list[tuple[float, SimSnapshot]]]) -> None:
