@@ -138,16 +138,21 @@ class GraphClient:
                 raise TimeoutError(f"no response from {client.srv_name} within {timeout_s} s")
 
     def call_until_success(
-        self, client: Any, request: Any, deadline_s: float, timeout_s: float = 15.0
+        self,
+        client: Any,
+        request: Any,
+        deadline_s: float,
+        timeout_s: float = 15.0,
+        resend_s: float | None = 8.0,
     ) -> Any:
         """Call again (0.3 s apart) while the answer is not a success, for up to ``deadline_s``
         (a freshly started graph: the first frame or transform is still on its way); the last
-        response."""
+        response. An unanswered request is sent again after ``resend_s`` (``call``)."""
         deadline = time.monotonic() + deadline_s
-        response = self.call(client, request, timeout_s)
+        response = self.call(client, request, timeout_s, resend_s)
         while not response.success and time.monotonic() < deadline:
             time.sleep(0.3)
-            response = self.call(client, request, timeout_s)
+            response = self.call(client, request, timeout_s, resend_s)
         return response
 
     def wait_for_service(self, client: Any, timeout_s: float = 20.0) -> None:

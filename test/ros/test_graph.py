@@ -7,6 +7,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import rclpy
@@ -57,19 +58,20 @@ class SlowFirstServer:
 
 
 @pytest.fixture
-def server() -> Iterator[tuple[SlowFirstServer, str]]:
+def server(graph: GraphClient) -> Iterator[tuple[SlowFirstServer, Any]]:
+    """The server and a client of it that has seen it."""
     name = f"/graph_call_test_{os.getpid()}"
     slow = SlowFirstServer(name, first_delay_s=3.0)
-    yield slow, name
+    client = graph.node.create_client(RefPoint, name)
+    graph.wait_for_service(client)
+    yield slow, client
     slow.close()
 
 
 def test_an_unanswered_request_is_sent_again(
-    server: tuple[SlowFirstServer, str], graph: GraphClient
+    server: tuple[SlowFirstServer, Any], graph: GraphClient
 ) -> None:
-    slow, name = server
-    client = graph.node.create_client(RefPoint, name)
-    graph.wait_for_service(client)
+    slow, client = server
     started = time.monotonic()
     response = graph.call(client, RefPoint.Request(prompt="x"), timeout_s=10, resend_s=0.5)
     assert response.message == "request 2"
@@ -78,11 +80,9 @@ def test_an_unanswered_request_is_sent_again(
 
 
 def test_without_a_resend_an_unanswered_request_times_out(
-    server: tuple[SlowFirstServer, str], graph: GraphClient
+    server: tuple[SlowFirstServer, Any], graph: GraphClient
 ) -> None:
-    slow, name = server
-    client = graph.node.create_client(RefPoint, name)
-    graph.wait_for_service(client)
+    slow, client = server
     with pytest.raises(TimeoutError, match="no response from"):
         graph.call(client, RefPoint.Request(prompt="x"), timeout_s=0.8)
     assert slow.count == 1

@@ -208,7 +208,8 @@ def test_the_readme_realsense_line_starts_cleanly_and_serves_once_the_model_is_u
     try:
         client: Any = graph.node.create_client(RefPoint, "/refer_node/refer")
         graph.wait_for_service(client, SERVICE_WAIT_S)
-        down = graph.call(client, RefPoint.Request(prompt="the red cup"), timeout_s=10.0)
+        request = RefPoint.Request(prompt="the red cup")
+        down = graph.call(client, request, timeout_s=20.0, resend_s=4.0)  # a node just started
         assert down.message.startswith("model not loaded: "), down.message
         assert url in down.message and "refused" in down.message
         server.port = port

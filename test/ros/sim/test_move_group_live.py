@@ -158,7 +158,7 @@ def _set_sim_parameter(graph: GraphClient, name: str, value: float) -> None:
             value=ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=value),
         )
     ]
-    response = graph.call(client, request)
+    response = graph.call(client, request, timeout_s=20.0, resend_s=4.0)  # idempotent
     assert response.results[0].successful, response.results[0].reason
 
 
