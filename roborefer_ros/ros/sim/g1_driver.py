@@ -189,6 +189,14 @@ class G1KeyFrames:
                 self.writer.close()
                 self.stage = "done"
 
+    def close(self) -> None:
+        """An episode that ended before its end frame (an abort, a stopped node) still gets the
+        strip of the frames it has."""
+        with self._lock:
+            if self.stage not in ("idle", "done"):
+                self.writer.close()
+                self.stage = "done"
+
     def on_hand(self, command: HandCommand, now_s: float) -> None:
         limits = self.hand_limits.get(command.side)
         if limits is None:
@@ -242,6 +250,8 @@ class SimG1Driver:
 
     def destroy(self) -> None:
         self._timer.cancel()
+        if self.key_frames is not None:
+            self.key_frames.close()
 
     @property
     def robot(self) -> G1LowLevel | None:

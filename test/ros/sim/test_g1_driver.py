@@ -74,3 +74,20 @@ def test_key_frames_follow_a_pick_and_place(tmp_path: Path) -> None:
     # each is the newest frame at its event (the label drawn at the top left only)
     shades = [int(np.asarray(Image.open(tmp_path / n))[-1, -1, 0]) for n in names[:5]]
     assert shades == [10, 20, 30, 40, 50]
+
+
+def test_an_episode_that_stops_early_still_gets_its_strip(tmp_path: Path) -> None:
+    keys = G1KeyFrames(KeyFrameWriter(tmp_path), LIMITS)
+    keys.saw(_snapshot(0.0, 10))
+    keys.close()  # nothing shot yet: nothing written
+    assert list(tmp_path.iterdir()) == []
+    keys.on_weight(0.1, 0.0)
+    keys.on_hand(hand_command(LIMITS[ArmSide.LEFT], True, HandConfig()), 1.0)
+    keys.close()  # aborted while carrying
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "00_start.png",
+        "01_grasp.png",
+        "strip.png",
+    ]
+    keys.on_weight(0.0, 9.0)  # nothing more after the close
+    assert len(list(tmp_path.iterdir())) == 3
