@@ -49,7 +49,7 @@ from roborefer_ros.ros.cdr_layout import FixedLayoutWriter
 from roborefer_ros.sim import T_LINK_FROM_OPTICAL
 from roborefer_ros.sim.arms.g1_lowlevel import G1LowLevel, HandReading, LowStateReading
 from roborefer_ros.sim.episodes.live import SimSnapshot, SimWorld
-from roborefer_ros.sim.episodes.strip import KeyFrameWriter
+from roborefer_ros.sim.episodes.strip import DriverKeyFrames, KeyFrameWriter
 from roborefer_ros.sim.render import RenderedFrame
 
 LOWSTATE_TOPIC = "/lowstate"
@@ -149,26 +149,28 @@ def closing_share(limits: HandLimits, command: HandCommand) -> float:
 
 
 class G1KeyFrames:
-    """Key frames of a pick and place, recognised from the G1's commands (module docstring);
-    each is the newest head-camera frame (``saw``)."""
+    """The G1's commands as the key-frame events of ``DriverKeyFrames`` (module docstring);
+    each frame is the newest head-camera frame (``saw``). Nothing is recognised before the
+    camera's first frame: a command then waits for the next one."""
 
     def __init__(self, writer: KeyFrameWriter, hand_limits: dict[ArmSide, HandLimits]) -> None:
-        self.writer, self.hand_limits = writer, hand_limits
-        self.stage = "idle"
+        self.hand_limits = hand_limits
+        self._keys = DriverKeyFrames(writer, self._latest_frame)
         self._latest: SimSnapshot | None = None
         self._lift_at_s = 0.0
         self._lock = threading.Lock()
 
+    @property
+    def stage(self) -> str:
+        return self._keys.stage
+
     def saw(self, snapshot: SimSnapshot) -> None:
         self._latest = snapshot
 
-    def _shot(self, label: str) -> bool:
-        """Write the newest frame as ``label``; False before the camera's first frame (the
-        stage then waits for the next command)."""
+    def _latest_frame(self) -> RenderedFrame:
         snapshot = self._latest
-        if snapshot is None:
-            return False
-        frame = RenderedFrame(
+        assert snapshot is not None  # events wait for the first frame
+        return RenderedFrame(
             snapshot.sim_time_s,
             snapshot.rgb,
             snapshot.depth_m,
@@ -176,37 +178,37 @@ class G1KeyFrames:
             snapshot.camera,
             snapshot.T_base_from_link @ T_LINK_FROM_OPTICAL,
         )
-        self.writer(label, frame)
-        return True
 
     def on_weight(self, weight: float, now_s: float) -> None:
+        """The arm_sdk weight: rising from 0 starts, held past the lift time lifts, back at 0
+        after the release ends."""
+        if self._latest is None:
+            return
         with self._lock:
-            if self.stage == "idle" and weight > 0.0 and self._shot("start"):
-                self.stage = "moving"
-            elif self.stage == "grasped" and now_s >= self._lift_at_s and self._shot("lift"):
-                self.stage = "carrying"
-            elif self.stage == "released" and weight <= 0.0 and self._shot("end"):
-                self.writer.close()
-                self.stage = "done"
-
-    def close(self) -> None:
-        """An episode that ended before its end frame (an abort, a stopped node) still gets the
-        strip of the frames it has."""
-        with self._lock:
-            if self.stage not in ("idle", "done"):
-                self.writer.close()
-                self.stage = "done"
+            if weight > 0.0:
+                self._keys.before_trajectory()
+            stage = self._keys.stage
+            if (stage == "grasped" and now_s >= self._lift_at_s) or (
+                stage == "released" and weight <= 0.0
+            ):
+                self._keys.after_trajectory()
 
     def on_hand(self, command: HandCommand, now_s: float) -> None:
+        """A hand commanded closed grasps, commanded open again places."""
         limits = self.hand_limits.get(command.side)
-        if limits is None:
+        if limits is None or self._latest is None:
             return
         closed = closing_share(limits, command) > 0.5
         with self._lock:
-            if closed and self.stage == "moving" and self._shot("grasp"):
-                self.stage, self._lift_at_s = "grasped", now_s + LIFT_SHOT_AFTER_S
-            elif not closed and self.stage in ("grasped", "carrying") and self._shot("place"):
-                self.stage = "released"
+            if closed and self._keys.stage == "moving":
+                self._keys.after_close(stalled=True)
+                self._lift_at_s = now_s + LIFT_SHOT_AFTER_S
+            elif not closed:
+                self._keys.before_open()
+
+    def close(self) -> None:
+        with self._lock:
+            self._keys.close()
 
 
 class SimG1Driver:

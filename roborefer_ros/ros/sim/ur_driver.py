@@ -51,7 +51,7 @@ from roborefer_ros.sim.arms.controllers import (
 )
 from roborefer_ros.sim.arms.kinematics import ARM_JOINTS
 from roborefer_ros.sim.episodes.live import SimWorld
-from roborefer_ros.sim.episodes.strip import KeyFrameWriter
+from roborefer_ros.sim.episodes.strip import DriverKeyFrames, KeyFrameWriter
 from roborefer_ros.sim.errors import SimError
 
 TRAJECTORY_ACTION = "/scaled_joint_trajectory_controller/follow_joint_trajectory"
@@ -89,42 +89,6 @@ def tolerances_from_goal(
         default_path_rad=default_path_rad,
         default_goal_rad=default_goal_rad,
     )
-
-
-class DriverKeyFrames:
-    """Key frames of a pick and place, recognised from the driver's commands (see the module
-    docstring); ``render()`` gives the scene camera's frame."""
-
-    def __init__(self, writer: KeyFrameWriter, render: Callable[[], Any]) -> None:
-        self.writer, self.render = writer, render
-        self.stage = "idle"
-
-    def _shot(self, label: str) -> None:
-        self.writer(label, self.render())
-
-    def before_trajectory(self) -> None:
-        if self.stage == "idle":
-            self._shot("start")
-            self.stage = "moving"
-
-    def after_trajectory(self) -> None:
-        if self.stage == "grasped":
-            self._shot("lift")
-            self.stage = "carrying"
-        elif self.stage == "released":
-            self._shot("end")
-            self.writer.close()
-            self.stage = "done"
-
-    def after_close(self, stalled: bool) -> None:
-        if stalled and self.stage == "moving":
-            self._shot("grasp")
-            self.stage = "grasped"
-
-    def before_open(self) -> None:
-        if self.stage in ("grasped", "carrying"):
-            self._shot("place")
-            self.stage = "released"
 
 
 class SimUrDriver:

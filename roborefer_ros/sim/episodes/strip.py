@@ -10,6 +10,7 @@ before CLOSE and before OPEN), in the scene's base frame, projected with each fr
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,3 +127,47 @@ class KeyFrameWriter:
         path = self.folder / "strip.png"
         Image.fromarray(np.concatenate(panels, axis=1)).save(path)
         return path
+
+
+class DriverKeyFrames:
+    """Key frames of a pick and place, recognised by a simulated robot's driver from the commands
+    it receives (the UR cell's trajectories and gripper goals, the G1's arm_sdk and Dex3
+    commands); ``render()`` gives the frame to keep."""
+
+    def __init__(self, writer: KeyFrameWriter, render: Callable[[], RenderedFrame]) -> None:
+        self.writer, self.render = writer, render
+        self.stage = "idle"
+
+    def _shot(self, label: str) -> None:
+        self.writer(label, self.render())
+
+    def before_trajectory(self) -> None:
+        if self.stage == "idle":
+            self._shot("start")
+            self.stage = "moving"
+
+    def after_trajectory(self) -> None:
+        if self.stage == "grasped":
+            self._shot("lift")
+            self.stage = "carrying"
+        elif self.stage == "released":
+            self._shot("end")
+            self.writer.close()
+            self.stage = "done"
+
+    def after_close(self, stalled: bool) -> None:
+        if stalled and self.stage == "moving":
+            self._shot("grasp")
+            self.stage = "grasped"
+
+    def before_open(self) -> None:
+        if self.stage in ("grasped", "carrying"):
+            self._shot("place")
+            self.stage = "released"
+
+    def close(self) -> None:
+        """An episode that ended before its end frame (an abort, a stopped node) still gets the
+        strip of the frames it has."""
+        if self.stage not in ("idle", "done"):
+            self.writer.close()
+            self.stage = "done"
