@@ -7,9 +7,10 @@ requests a minute pays only for the middleware receiving the stream.
 
 When a request needs a frame (or the self-check wants one), ``drain`` takes what has arrived,
 still serialized, merges the three topics in their order of arrival (the middleware's reception
-timestamps) and feeds the ROS-free ``FrameSync``, which pairs colour and depth within slop, pairs
-camera_info by stamp, keeps the ring and restarts on a jump back in time exactly as when every
-message was fed from a callback. Only the frame a request freezes is ever deserialized.
+timestamps, each topic in the order it was handed over) and feeds the ROS-free ``FrameSync``,
+which pairs colour and depth within slop, pairs camera_info by stamp, keeps the ring and
+restarts on a jump back in time exactly as when every message was fed from a callback. Only the
+frame a request freezes is ever deserialized.
 
 Waiting for a frame at or after ``min_stamp`` blocks on an rcl wait set over the three
 subscriptions (one waiter at a time; the others wait for its drain), never polling.
@@ -18,10 +19,11 @@ subscriptions (one waiter at a time; the others wait for its drain), never polli
 from __future__ import annotations
 
 import copy
+import heapq
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from rclpy.guard_condition import GuardCondition
 from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
@@ -105,18 +107,20 @@ class MiddlewareFrameSource:
         with self._drain_lock:
             if self._closed:
                 return 0
-            taken: list[tuple[int, int, str, bytes]] = []
-            for order, (kind, sub) in enumerate(self._subs):
+            per_topic: list[list[Arrival]] = []
+            for kind, sub in self._subs:
+                arrivals: list[Arrival] = []
                 with sub.handle:
                     while True:
                         got = sub.handle.take_message(sub.msg_type, True)
                         if got is None:
                             break
                         data, info = got
-                        taken.append((int(info["received_timestamp"]), order, kind, data))
-            taken.sort(key=lambda t: (t[0], t[1]))  # stable: per topic, order of arrival
-            for _, _, kind, data in taken:
-                self._feed[kind](cdr_header_stamp_ns(data), data)
+                        arrivals.append(Arrival(int(info["received_timestamp"]), kind, data))
+                per_topic.append(arrivals)
+            taken = in_order_of_arrival(per_topic)
+            for arrival in taken:
+                self._feed[arrival.kind](cdr_header_stamp_ns(arrival.data), arrival.data)
             self._last_drain = time.monotonic()
             if taken:
                 self._taken += len(taken)
@@ -177,6 +181,26 @@ class MiddlewareFrameSource:
             self._wait_set.destroy_when_not_in_use()
             self._wake.destroy()
             self.node.destroy_node()
+
+
+class Arrival(NamedTuple):
+    """One message as the middleware handed it over."""
+
+    received_ns: int  # the middleware's reception timestamp
+    kind: str  # "color", "depth" or "info"
+    data: bytes
+
+
+def in_order_of_arrival(per_topic: list[list[Arrival]]) -> list[Arrival]:
+    """Merge the topics by reception time, each topic's messages kept in the order taken.
+
+    A reliable reader hands a topic's messages over in publication order, but a message that
+    needed a repair was received after the ones published behind it: sorting by reception time
+    would feed those first and FrameSync would drop the other stream's partner of the repaired
+    one as unpairable. A merge that only ever compares the topics' next messages keeps each
+    topic's order and interleaves the topics as they arrived.
+    """
+    return list(heapq.merge(*per_topic, key=lambda a: a.received_ns))
 
 
 def _never_called(_msg: Any) -> None:

@@ -24,9 +24,11 @@ from roborefer_ros.core.frame_sync import FrameSync
 from roborefer_ros.ros.conversions import depth_to_image, rgb_to_image, time_msg
 from roborefer_ros.ros.graph import GraphClient
 from roborefer_ros.ros.refer.frame_source import (
+    Arrival,
     CameraTopics,
     MiddlewareFrameSource,
     history_depth,
+    in_order_of_arrival,
     with_depth,
 )
 
@@ -225,3 +227,31 @@ def test_a_request_made_before_the_jump_still_gets_its_frame(
     synced = source.wait_select(T0 + 101 * S, 3.0)
     timer.join()
     assert _stamp(synced) == T0 + 101 * S
+
+
+def _feed(sync: FrameSync[str, str, str], arrivals: list[Arrival]) -> None:
+    feed = {"color": sync.add_color, "depth": sync.add_depth, "info": sync.add_info}
+    for a in arrivals:
+        feed[a.kind](int(a.data.split(":")[1]) * MS, a.data)  # type: ignore[arg-type]
+
+
+def test_a_repaired_message_keeps_its_topics_order_and_its_frame() -> None:
+    """The depth image of the frame at 2.2 s was lost and repaired: the reader hands it over
+    before the one at 2.3 s, but received it later. Sorting by reception time fed the 2.3 s
+    depth first and FrameSync dropped the 2.2 s colour as unpairable (a CI run lost a frame so)."""
+    colors = [Arrival(t, "color", f"c:{ms}") for t, ms in ((10, 2200), (20, 2300))]
+    depths = [Arrival(t, "depth", f"d:{ms}") for t, ms in ((40, 2200), (15, 2300))]  # repaired
+    infos = [Arrival(t, "info", f"i:{ms}") for t, ms in ((5, 2200), (16, 2300))]
+    merged = in_order_of_arrival([colors, depths, infos])
+    assert [a.data for a in merged] == ["i:2200", "c:2200", "i:2300", "c:2300", "d:2200", "d:2300"]
+
+    sync: FrameSync[str, str, str] = FrameSync(slop_s=0.02, ring_size=RING)
+    _feed(sync, merged)
+    frame = sync.select(2200 * MS)
+    assert frame is not None and (frame.color, frame.depth) == ("c:2200", "d:2200")
+
+    # the counterfactual: merged by reception time alone, frame 2200 is lost
+    by_time = sorted(colors + depths + infos, key=lambda a: a.received_ns)
+    lossy: FrameSync[str, str, str] = FrameSync(slop_s=0.02, ring_size=RING)
+    _feed(lossy, by_time)
+    assert _stamp(lossy.select(2200 * MS)) == 2300 * MS
