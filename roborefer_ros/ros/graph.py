@@ -188,13 +188,16 @@ class ScenePublisher:
         namespace: str = "",
         t0_ns: int | None = None,
         publish_tf: bool = True,
+        history_depth: int = 5,
     ) -> None:
         self.client, self.scene, self.rate_hz = client, scene, rate_hz
         self.depth_encoding = depth_encoding
         node = client.node
         prefix = f"{namespace.rstrip('/')}/" if namespace else ""
-        # Reliable matches both best-effort and reliable subscribers, and loses no test frame.
-        qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+        # Reliable matches both best-effort and reliable subscribers. A reliable reader can still
+        # miss a frame whose repair comes after ``history_depth`` newer frames (a loaded machine):
+        # a test that needs every frame keeps a deeper history.
+        qos = QoSProfile(depth=history_depth, reliability=ReliabilityPolicy.RELIABLE)
         self.pub_color = node.create_publisher(Image, f"{prefix}color/image_raw", qos)
         self.pub_depth = node.create_publisher(
             Image, f"{prefix}aligned_depth_to_color/image_raw", qos

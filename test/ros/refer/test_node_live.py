@@ -74,7 +74,9 @@ def moving_camera_graph(tmp_path: Path, domain_id: int, graph: GraphClient):
     try:
         client = graph.node.create_client(RefPoint, "/refer_node/refer")
         graph.wait_for_service(client)
-        publisher = ScenePublisher(graph, SCENE, rate_hz=RATE_HZ, t0_ns=t0_ns)
+        publisher = ScenePublisher(
+            graph, SCENE, rate_hz=RATE_HZ, t0_ns=t0_ns, history_depth=40
+        )  # every query's frame reaches the node
         publisher.start(duration_s=3.2)
         yield node, client, publisher, t0_ns
     finally:
