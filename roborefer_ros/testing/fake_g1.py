@@ -7,6 +7,11 @@ holds them) with a first-order lag, ``mode_machine`` 5. Faults for the safety te
 coming (``stale_from_s``), ``mode_machine`` changes (``mode_machine_from_s``), a joint sticks
 (``stuck_slot`` from ``stuck_from_s``).
 
+The Dex3 hands' joints follow their HandCmd with the same lag. ``object_in_hand`` (default) stops
+every hand joint halfway to its command, as an object between the fingers does; without it the
+fingers reach their command (a hand that closed on nothing). ``hand_state`` False: no HandState
+is ever published.
+
 ``FakeG1Io`` implements ``G1Io`` on a virtual clock: ``sleep_until`` advances the robot, so a
 multi-second plan runs in milliseconds of wall time; every command is recorded with its time.
 """
@@ -27,11 +32,13 @@ from roborefer_ros.manipulation.g1.arm_sdk import (
     ArmCommand,
     LowStateSample,
 )
-from roborefer_ros.manipulation.g1.hands import HandCommand
+from roborefer_ros.manipulation.g1.hands import NUM_HAND_MOTORS, HandCommand, HandStateSample
+from roborefer_ros.manipulation.g1.kinematics import ArmSide
 
 FloatArray = npt.NDArray[np.float64]
 
 # A relaxed standing posture of the arms (slots 15-28): hands beside the hips, elbows bent a bit.
+HAND_GRIP_SHARE = 0.5  # an object between the fingers stops the hand joints this far to the command
 STANDING_ARMS = (0.2, 0.25, 0.0, 0.9, 0.0, 0.0, 0.0, 0.2, -0.25, 0.0, 0.9, 0.0, 0.0, 0.0)
 
 
@@ -53,16 +60,30 @@ class FakeG1:
     stuck_from_s: float = math.inf
     q_loco: FloatArray = field(default_factory=standing_q)
     command: ArmCommand | None = None
+    object_in_hand: bool = True
+    hand_state: bool = True
+    hand_q: dict[ArmSide, FloatArray] = field(
+        default_factory=lambda: {side: np.zeros(NUM_HAND_MOTORS) for side in ArmSide}
+    )
+    hand_target: dict[ArmSide, FloatArray] = field(default_factory=dict)
+
+    def receive_hand(self, command: HandCommand) -> None:
+        q_cmd = np.array([m.q for m in command.motors])
+        self.hand_target[command.side] = HAND_GRIP_SHARE * q_cmd if self.object_in_hand else q_cmd
 
     def step(self, t_s: float, dt_s: float) -> None:
-        if self.command is None or dt_s <= 0.0:
+        if dt_s <= 0.0:
+            return
+        alpha = 1.0 - math.exp(-dt_s / self.lag_s)
+        for side, target in self.hand_target.items():
+            self.hand_q[side] = self.hand_q[side] + alpha * (target - self.hand_q[side])
+        if self.command is None:
             return
         weight = min(1.0, max(0.0, self.command.weight))
         slots = list(WAIST_SLOTS + ARM_SLOTS)
         commanded = np.array([self.command.motors[s].kp > 0.0 for s in slots])
         q_cmd = np.where(commanded, self.command.q(WAIST_SLOTS + ARM_SLOTS), self.q_loco[slots])
         target = weight * q_cmd + (1.0 - weight) * self.q_loco[slots]
-        alpha = 1.0 - math.exp(-dt_s / self.lag_s)
         moved = self.q[slots] + alpha * (target - self.q[slots])
         if self.stuck_slot is not None and t_s >= self.stuck_from_s:
             moved[slots.index(self.stuck_slot)] = self.q[self.stuck_slot]
@@ -97,12 +118,18 @@ class FakeG1Io:
     def latest_state(self) -> LowStateSample | None:
         return self._state
 
+    def latest_hand(self, side: ArmSide) -> HandStateSample | None:
+        if not self.robot.hand_state or self._state is None:  # published with the LowState
+            return None
+        return HandStateSample(side, self.robot.hand_q[side].copy(), self._state.received_s)
+
     def send_arm(self, command: ArmCommand) -> None:
         self.arm_log.append((self.t_s, command))
         self.robot.command = command
 
     def send_hand(self, command: HandCommand) -> None:
         self.hand_log.append((self.t_s, command))
+        self.robot.receive_hand(command)
 
     def now_s(self) -> float:
         return self.t_s

@@ -4,7 +4,11 @@
 [--mode-machine 5]``: subscribes ``/arm_sdk`` (``unitree_hg/LowCmd``), moves ``FakeG1``'s joints
 after the commands (first-order lag, arm_sdk weight blend) and publishes ``/lowstate``
 (``unitree_hg/LowState``) at ``--rate-hz``. ``--stale-after-s``: stop publishing that long after
-the first command with a non-zero weight (the stale-state fault).
+the first command with a non-zero weight (the stale-state fault). ``--hands holding|empty``: also
+follow ``/dex3/{left,right}/cmd`` (``unitree_hg/HandCmd``) and publish
+``/lf/dex3/{left,right}/state`` (``unitree_hg/HandState``) with the LowState: ``holding`` stops the
+fingers halfway (an object between them), ``empty`` lets them close (``none``, the default:
+no HandState at all).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import math
 import sys
 import threading
 import time
+from functools import partial
 from typing import Any
 
 import rclpy
@@ -21,6 +26,8 @@ from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from roborefer_ros.manipulation.g1.arm_sdk import NUM_MOTORS, ArmCommand, MotorCommand
+from roborefer_ros.manipulation.g1.hands import NUM_HAND_MOTORS, HandCommand
+from roborefer_ros.manipulation.g1.kinematics import ArmSide
 from roborefer_ros.ros.spin_thread import spin_until_shutdown
 from roborefer_ros.testing.fake_g1 import FakeG1
 
@@ -31,12 +38,25 @@ STATE_QOS = QoSProfile(
 
 
 class FakeG1Node(Node):
-    def __init__(self, rate_hz: float, stale_after_s: float, mode_machine: int) -> None:
+    def __init__(
+        self, rate_hz: float, stale_after_s: float, mode_machine: int, hands: str = "none"
+    ) -> None:
         super().__init__("fake_g1")
         import unitree_hg.msg as msgs
 
         self.msgs = msgs
-        self.robot = FakeG1(mode_machine=mode_machine)
+        self.robot = FakeG1(
+            mode_machine=mode_machine, object_in_hand=hands == "holding", hand_state=hands != "none"
+        )
+        self.hand_pubs: dict[ArmSide, Any] = {}
+        if self.robot.hand_state:
+            for side in ArmSide:
+                self.hand_pubs[side] = self.create_publisher(
+                    msgs.HandState, f"/lf/dex3/{side.value}/state", STATE_QOS
+                )
+                self.create_subscription(
+                    msgs.HandCmd, f"/dex3/{side.value}/cmd", partial(self._on_hand, side), QOS
+                )
         self.stale_after_s = stale_after_s
         self.first_command_s: float | None = None
         self.commands = 0
@@ -73,6 +93,13 @@ class FakeG1Node(Node):
         if self.first_command_s is None and command.weight > 0.0:
             self.first_command_s = now
 
+    def _on_hand(self, side: ArmSide, msg: Any) -> None:
+        motors = tuple(
+            MotorCommand(m.mode, m.q, m.dq, m.tau, m.kp, m.kd)
+            for m in msg.motor_cmd[:NUM_HAND_MOTORS]
+        )
+        self.robot.receive_hand(HandCommand(side, motors))
+
     def _publish_loop(self) -> None:
         next_s = time.monotonic()
         while self.running and rclpy.ok(context=self.context):
@@ -94,6 +121,10 @@ class FakeG1Node(Node):
         for slot in range(NUM_MOTORS):
             msg.motor_state[slot].q = float(self.robot.q[slot])
         self.pub.publish(msg)
+        for side, pub in self.hand_pubs.items():
+            hand = self.msgs.HandState()
+            hand.motor_state = [self.msgs.MotorState(q=float(q)) for q in self.robot.hand_q[side]]
+            pub.publish(hand)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,9 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate-hz", type=float, default=100.0)
     parser.add_argument("--stale-after-s", type=float, default=math.inf)
     parser.add_argument("--mode-machine", type=int, default=5)
+    parser.add_argument("--hands", choices=("none", "holding", "empty"), default="none")
     args, ros_args = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
     rclpy.init(args=[sys.argv[0], *ros_args])
-    node = FakeG1Node(args.rate_hz, args.stale_after_s, args.mode_machine)
+    node = FakeG1Node(args.rate_hz, args.stale_after_s, args.mode_machine, args.hands)
     # single-threaded: rclpy's multi-threaded executor busy-loops at 50 Hz input
     return spin_until_shutdown(node, num_threads=1)
 

@@ -33,7 +33,10 @@ the turned torso and chosen as above; the run turns the waist first (``PlanChoic
 
 Then the streamer ramps the arm_sdk weight up, walks the joint waypoints (rate-limited by the
 streamer), opens/closes the hand on OPEN/CLOSE, and ramps the weight down at the end, on cancel
-(CANCELED) and on an abort (EXECUTION_FAILED, with the reason).
+(CANCELED) and on an abort (EXECUTION_FAILED, with the reason). After the lift that follows a
+CLOSE the hand's measured joints are read (``G1Io.latest_hand``): a hand whose closing joints all
+reached ``empty_grasp_closure`` of their travel holds nothing, and the run stops there
+(GRASP_FAILED) instead of carrying an empty hand to the place.
 """
 
 from __future__ import annotations
@@ -65,7 +68,15 @@ from roborefer_ros.manipulation.g1.arm_sdk import (
     Phase,
     StreamerConfig,
 )
-from roborefer_ros.manipulation.g1.hands import HandCommand, HandConfig, HandLimits, hand_command
+from roborefer_ros.manipulation.g1.hands import (
+    HandCommand,
+    HandConfig,
+    HandLimits,
+    HandStateSample,
+    closed_on_nothing,
+    closure,
+    hand_command,
+)
 from roborefer_ros.manipulation.g1.kinematics import (
     BASE_FRAME,
     ArmChain,
@@ -101,6 +112,10 @@ class G1Io(Protocol):
         """The newest LowState with its receive time (on ``now_s``'s clock), or None."""
         ...
 
+    def latest_hand(self, side: ArmSide) -> HandStateSample | None:
+        """The newest HandState of that hand with its receive time, or None."""
+        ...
+
     def send_arm(self, command: ArmCommand) -> None: ...
 
     def send_hand(self, command: HandCommand) -> None: ...
@@ -128,6 +143,11 @@ class G1BridgeConfig:
     grip_tolerance_rad: float = 0.015
     grip_settle_s: float = 1.0
     hand_duration_s: float = 0.8  # OPEN / CLOSE: stream the hand command this long
+    # After the lift that follows a CLOSE: a hand whose closing joints all reached this share of
+    # their travel holds nothing (GRASP_FAILED). None: not checked. The check needs a HandState
+    # no older than hand_state_max_age_s; without one the grasp is reported as not verified.
+    empty_grasp_closure: float | None = 0.95
+    hand_state_max_age_s: float = 0.5
     state_wait_s: float = 1.0  # for a first fresh LowState
     # the place half of a plan turned about the vertical by these (tried in order, per arm)
     place_yaw_offsets_rad: tuple[float, ...] = (0.0, 0.35, -0.35, 0.7, -0.7)
@@ -175,10 +195,14 @@ class G1BridgeConfig:
             "hand_duration_s",
             "state_wait_s",
             "place_position_tolerance_m",
+            "hand_state_max_age_s",
         ):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0.0):
                 raise ValueError(f"{name} must be finite and > 0, got {value!r}")
+        closure = self.empty_grasp_closure
+        if closure is not None and not (math.isfinite(closure) and 0.5 <= closure <= 1.0):
+            raise ValueError(f"empty_grasp_closure must be in [0.5, 1] or None, got {closure!r}")
         offsets = self.place_yaw_offsets_rad
         if not offsets or not all(math.isfinite(v) and abs(v) <= math.pi for v in offsets):
             raise ValueError(f"place_yaw_offsets_rad must be 1+ angles in [-pi, pi], got {offsets}")
@@ -749,6 +773,7 @@ class _Run:
         self.next_tick_s = 0.0
         self.hand: HandCommand | None = None
         self.durations: list[float] = []
+        self.grasp_unverified = ""  # why the grasp could not be checked, if it could not
 
     def tick(self) -> None:
         state = self.io.latest_state()
@@ -773,6 +798,7 @@ class _Run:
         self.next_tick_s = self.io.now_s()
         self.streamer.start(state)
         current = -1
+        check_grasp = False
         try:
             while self.streamer.phase is Phase.RAMP_IN:
                 self.guarded_tick()
@@ -786,10 +812,14 @@ class _Run:
                     self.waist_yaw_rad = None
                 if segment.closed is not None:
                     self.run_hand(segment.closed)
+                    check_grasp = segment.closed
                 else:
                     self.run_arm(
                         segment, grip_next=following is not None and following.closed is not None
                     )
+                    if check_grasp:  # the lift: the object is off the table or was never held
+                        self.check_grasp()
+                        check_grasp = False
                 self.durations.append(self.io.now_s() - started)
         except _StopError as stop:
             if stop.status is ExecutionStatus.CANCELED:
@@ -806,12 +836,38 @@ class _Run:
             return ExecutionResult(
                 ExecutionStatus.EXECUTION_FAILED, message, None, tuple(self.durations)
             )
+        unverified = f" ({self.grasp_unverified})" if self.grasp_unverified else ""
         return ExecutionResult(
             ExecutionStatus.SUCCEEDED,
-            f"done: {len(self.plan.steps)} steps",
+            f"done: {len(self.plan.steps)} steps{unverified}",
             None,
             tuple(self.durations),
         )
+
+    def check_grasp(self) -> None:
+        """GRASP_FAILED when the closed hand holds nothing (``empty_grasp_closure``): the object
+        was pushed away by the approach, slipped out on the lift, or was never between the
+        fingers. Without a fresh HandState the run goes on and says the grasp is unverified."""
+        threshold = self.cfg.empty_grasp_closure
+        limits = self.bridge.hand_limits.get(self.side)
+        if threshold is None or limits is None:
+            return
+        sample = self.io.latest_hand(self.side)
+        age = None if sample is None else self.io.now_s() - sample.received_s
+        if sample is None or age is None or age > self.cfg.hand_state_max_age_s:
+            why = "none received" if sample is None else f"the newest is {age:.2f} s old"
+            self.grasp_unverified = (
+                f"grasp not verified: no fresh {self.side.value} HandState, {why}"
+            )
+            return
+        if closed_on_nothing(limits, self.cfg.hand, sample.q, threshold):
+            shares = closure(limits, self.cfg.hand, sample.q)
+            raise _StopError(
+                ExecutionStatus.GRASP_FAILED,
+                f"the {self.side.value} hand holds nothing after the lift: every closing joint "
+                f"reached {float(shares.min()):.0%}-{float(shares.max()):.0%} of its travel "
+                f"(>= {threshold:.0%}: nothing between the fingers)",
+            )
 
     def wind_down(self) -> None:
         """Keep streaming until the weight is back at 0 (whatever happens meanwhile)."""

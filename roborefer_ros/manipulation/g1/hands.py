@@ -22,6 +22,9 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
+
 from roborefer_ros.manipulation.g1.arm_sdk import MotorCommand
 from roborefer_ros.manipulation.g1.kinematics import ArmSide, G1KinematicsError, find_g1_urdf
 
@@ -69,6 +72,16 @@ class HandLimits:
 class HandCommand:
     side: ArmSide
     motors: tuple[MotorCommand, ...]  # 7, in HAND_JOINTS order
+
+
+@dataclass(frozen=True)
+class HandStateSample:
+    """The measured joints of one hand (``unitree_hg/HandState``'s motor_state q, in
+    HAND_JOINTS order) with its receive time on the bridge's clock."""
+
+    side: ArmSide
+    q: npt.NDArray[np.float64]
+    received_s: float
 
 
 def load_hand_limits(side: ArmSide, urdf_path: Path | None = None) -> HandLimits:
@@ -133,3 +146,30 @@ def hand_command(limits: HandLimits, closed: bool, config: HandConfig) -> HandCo
         for index, q in enumerate(targets)
     )
     return HandCommand(limits.side, motors)
+
+
+# The joints that close around an object: the thumb's bend and both fingers (thumb_0, the
+# thumb's opposition about the palm, does not close).
+CLOSING_JOINTS = (1, 2, 3, 4, 5, 6)
+
+
+def closure(limits: HandLimits, config: HandConfig, q: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """How far each closing joint got from the open target to the close target (0 open, 1 at
+    the close target), in CLOSING_JOINTS order."""
+    opened = np.array(open_targets(limits, config.open_spread_fraction))
+    closed = np.array(close_targets(limits, config.close_fraction))
+    measured = np.asarray(q, dtype=np.float64)
+    index = list(CLOSING_JOINTS)
+    travel = closed[index] - opened[index]
+    moving = np.abs(travel) > 1e-9  # a joint with no travel is where it was told to be
+    got = measured[index] - opened[index]
+    return np.where(moving, got / np.where(moving, travel, 1.0), 1.0).astype(np.float64)
+
+
+def closed_on_nothing(
+    limits: HandLimits, config: HandConfig, q: npt.ArrayLike, empty_closure: float
+) -> bool:
+    """Every closing joint reached ``empty_closure`` of its travel: nothing stopped a finger or
+    the thumb, so nothing is between them (an object blocks the thumb or the middle finger at
+    30-90% of its travel in the simulator's grasps)."""
+    return bool(np.all(closure(limits, config, q) >= empty_closure))

@@ -40,7 +40,12 @@ from roborefer_ros.manipulation.g1.arm_sdk import (
 from roborefer_ros.manipulation.g1.bridge import G1Bridge
 from roborefer_ros.manipulation.g1.crc import lowcmd_crc
 from roborefer_ros.manipulation.g1.gravity import gravity_torques, load_upper_body
-from roborefer_ros.manipulation.g1.hands import HandCommand, load_hand_limits
+from roborefer_ros.manipulation.g1.hands import (
+    NUM_HAND_MOTORS,
+    HandCommand,
+    HandStateSample,
+    load_hand_limits,
+)
 from roborefer_ros.manipulation.g1.kinematics import (
     ArmSide,
     G1KinematicsError,
@@ -185,6 +190,16 @@ class RosG1Io:
         if state is None:
             return None
         return low_state_sample(deserialize_message(state[0], self._msgs.LowState), state[1])
+
+    def latest_hand(self, side: ArmSide) -> HandStateSample | None:
+        stored = self.hand_state(side)
+        if stored is None:
+            return None
+        msg, received_s = stored
+        q = np.array([float(m.q) for m in msg.motor_state[:NUM_HAND_MOTORS]], dtype=np.float64)
+        if q.shape != (NUM_HAND_MOTORS,):
+            return None  # a HandState without the Dex3's seven motors says nothing of the grasp
+        return HandStateSample(side, q, received_s)
 
     def send_arm(self, command: ArmCommand) -> None:
         self.arm_pub.publish(fill_low_cmd(self._msgs.LowCmd(), command, self._fill_crc))

@@ -116,6 +116,13 @@ G1_PARAMETERS: tuple[ParameterSpec, ...] = (
         range=(0.1, 10.0),
     ),
     P(
+        "g1_empty_grasp_closure",
+        0.95,
+        "g1: after the lift, a hand whose closing joints all reached this share of their travel "
+        "holds nothing (GRASP_FAILED); 0 = not checked.",
+        range=(0.0, 1.0),
+    ),
+    P(
         "g1_check_scene",
         True,
         "g1: check each plan's place half against the head camera's depth (a height map).",
@@ -206,6 +213,7 @@ def read_g1_config(values: dict[str, Any], plan_frame: str) -> G1BackendConfig:
         goal_tolerance_rad=float(values["g1_goal_tolerance_rad"]),
         settle_timeout_s=float(values["g1_settle_timeout_s"]),
         hand_duration_s=float(values["g1_hand_duration_s"]),
+        empty_grasp_closure=float(values["g1_empty_grasp_closure"]) or None,
         place_position_tolerance_m=float(values["g1_place_position_tolerance_m"]),
     )
     topics = G1Topics(

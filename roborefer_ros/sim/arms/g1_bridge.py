@@ -236,6 +236,8 @@ def _fault_of(result: ExecutionResult) -> SimFault | None:
         return SimFault.REJECTED
     if status is ExecutionStatus.UNAVAILABLE:
         return SimFault.UNAVAILABLE
+    if status is ExecutionStatus.GRASP_FAILED:  # the bridge read an empty hand after the lift
+        return SimFault.EMPTY_GRASP
     if "tracking error" in message or "did not settle" in message:
         return SimFault.TRACKING
     return SimFault.COLLISION if "LowState" not in message else SimFault.TRACKING

@@ -48,7 +48,7 @@ from roborefer_ros.manipulation.g1.arm_sdk import (
 )
 from roborefer_ros.manipulation.g1.crc import lowcmd_crc
 from roborefer_ros.manipulation.g1.gravity import MOTOR_SLOTS
-from roborefer_ros.manipulation.g1.hands import HAND_JOINTS, HandCommand
+from roborefer_ros.manipulation.g1.hands import HAND_JOINTS, HandCommand, HandStateSample
 from roborefer_ros.manipulation.g1.kinematics import ArmSide
 from roborefer_ros.sim._mj import import_mujoco
 from roborefer_ros.sim.errors import SimError
@@ -350,6 +350,12 @@ class VirtualClockIo:
 
     def latest_state(self) -> LowStateSample | None:
         return self._state
+
+    def latest_hand(self, side: ArmSide) -> HandStateSample | None:
+        """The hand's joints now (the simulator publishes them with every step)."""
+        if self._state is None:
+            return None
+        return HandStateSample(side, self.robot.hand_state(side).q, self._state.received_s)
 
     def send_arm(self, command: ArmCommand) -> None:
         self.arm_log.append((self.now_s(), command))

@@ -114,6 +114,44 @@ def test_pick_and_place_plan_succeeds_and_reaches_every_pose(y: float) -> None:
     assert io.hand_log[-1][1].motors[4].q == 0.0  # opened at the place
 
 
+def test_a_hand_that_closed_on_nothing_fails_the_grasp_after_the_lift() -> None:
+    bridge, io = _bridge(FakeG1(object_in_hand=False))
+    plan = _plan()
+    started: list[int] = []
+    result = bridge.execute(plan, on_step=lambda index, _step: started.append(index))
+    assert result.status is ExecutionStatus.GRASP_FAILED, result.message
+    assert "left hand holds nothing after the lift" in result.message
+    assert result.failed_step is not None
+    assert plan.steps[result.failed_step].stage is Stage.LIFT
+    assert plan.steps[result.failed_step - 1].kind is StepKind.CLOSE
+    assert max(started) == result.failed_step  # nothing after the lift: no carry, no place
+    assert io.arm_log[-1][1].weight == 0.0  # the arm handed back to the locomotion controller
+
+
+def test_a_held_object_passes_the_grasp_check() -> None:
+    bridge, _io = _bridge(FakeG1(object_in_hand=True))
+    result = bridge.execute(_plan())
+    assert result.status is ExecutionStatus.SUCCEEDED
+    assert "not verified" not in result.message
+
+
+@pytest.mark.parametrize(
+    ("robot", "config", "note"),
+    [
+        (FakeG1(object_in_hand=False, hand_state=False), {}, "grasp not verified"),
+        (FakeG1(object_in_hand=False), {"empty_grasp_closure": None}, ""),
+    ],
+    ids=["no_hand_state", "check_off"],
+)
+def test_an_unchecked_grasp_goes_on_and_says_so(
+    robot: FakeG1, config: dict[str, object], note: str
+) -> None:
+    bridge, _io = _bridge(robot, **config)
+    result = bridge.execute(_plan())
+    assert result.status is ExecutionStatus.SUCCEEDED
+    assert (note in result.message) if note else result.message == "done: 8 steps"
+
+
 def test_wrong_frame_is_rejected_before_anything_moves() -> None:
     bridge, io = _bridge()
     result = bridge.execute(StepPlan("base_link", _short_plan().steps))

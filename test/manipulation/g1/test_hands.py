@@ -1,13 +1,17 @@
-"""Dex3 hand commands: the mode byte, gains, open/close targets within the URDF limits."""
+"""Dex3 hand commands: the mode byte, gains, open/close targets within the URDF limits; the
+closure a HandState is read by (an empty grasp)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from roborefer_ros.manipulation.g1.hands import (
     NUM_HAND_MOTORS,
     HandConfig,
     close_targets,
+    closed_on_nothing,
+    closure,
     dex3_mode,
     hand_command,
     load_hand_limits,
@@ -74,3 +78,27 @@ def test_config_is_validated() -> None:
         HandConfig(close_fraction=1.5)
     with pytest.raises(ValueError, match="open_spread_fraction"):
         HandConfig(open_spread_fraction=-0.1)
+
+
+@pytest.mark.parametrize("side", list(ArmSide))
+def test_closure_reads_open_as_0_and_the_close_target_as_1(side: ArmSide) -> None:
+    limits, config = load_hand_limits(side), HandConfig()
+    opened = np.array(open_targets(limits, config.open_spread_fraction))
+    closed = np.array(close_targets(limits, config.close_fraction))
+    assert np.allclose(closure(limits, config, opened), 0.0)
+    assert np.allclose(closure(limits, config, closed), 1.0)
+    halfway = closure(limits, config, (opened + closed) / 2)
+    assert np.allclose(halfway, 0.5)
+    assert closed_on_nothing(limits, config, closed, 0.95)
+    assert not closed_on_nothing(limits, config, (opened + closed) / 2, 0.95)
+    # one finger stopped by an object is enough to say the hand holds something
+    middle_stopped = closed.copy()
+    middle_stopped[3] = (opened[3] + closed[3]) / 2
+    assert not closed_on_nothing(limits, config, middle_stopped, 0.95)
+
+
+def test_a_joint_without_travel_counts_as_closed() -> None:
+    limits = load_hand_limits(ArmSide.RIGHT)
+    config = HandConfig(close_fraction=0.0, open_spread_fraction=0.0)  # open == close
+    q = np.array(open_targets(limits, 0.0))
+    assert np.all(closure(limits, config, q) == 1.0)

@@ -277,6 +277,36 @@ def test_live_stale_state_aborts_and_releases(tmp_path: Path) -> None:
     assert np.max(np.abs(np.diff(q, axis=0))) <= config.v_max_rad_s * config.dt_s + 1e-5
 
 
+PICK_AND_LIFT = StepPlan(
+    "torso_link",
+    (
+        *PLAN.steps,
+        Step(StepKind.MOVE, Stage.LIFT, "lift", Transform((0.25, 0.18, 0.0), FRONTAL)),
+    ),
+)
+
+
+@pytest.mark.graph
+@pytest.mark.parametrize(
+    ("hands", "status", "said"),
+    [
+        ("empty", ExecutionStatus.GRASP_FAILED, "left hand holds nothing after the lift"),
+        ("holding", ExecutionStatus.SUCCEEDED, "done: 3 steps"),
+        ("none", ExecutionStatus.SUCCEEDED, "grasp not verified: no fresh left HandState"),
+    ],
+)
+def test_live_the_grasp_is_read_from_the_dex3_hand_state(
+    tmp_path: Path, hands: str, status: ExecutionStatus, said: str
+) -> None:
+    """/lf/dex3/<side>/state after the lift: fingers that closed all the way held nothing."""
+    with _rig(tmp_path, "--hands", hands, overrides=tuple(LOADED_MACHINE)) as rig:
+        result = rig.backend.execute(PICK_AND_LIFT)
+        time.sleep(0.2)
+    assert result.status is status, result.message
+    assert said in result.message
+    assert _weights(rig.recorder)[-1] == 0.0  # the arm handed back either way
+
+
 @pytest.mark.graph
 def test_live_pick_place_goal_moves_the_g1_arm(tmp_path: Path) -> None:
     """The whole path through pick_place_node, each node in its own process as on the robot: a

@@ -215,6 +215,27 @@ def test_the_bridge_reaches_a_pose_in_physics_and_hands_the_arm_back(scene: SimS
     assert np.max(np.abs(robot.low_state().q[LEFT] - standing[LEFT])) < 0.02
 
 
+def test_a_hand_closed_in_the_air_fails_the_grasp_on_the_lift(scene: SimScene) -> None:
+    """The Dex3's joints in physics, read back through VirtualClockIo.latest_hand: nothing
+    between the fingers lets them reach their close target, and the bridge says so."""
+    robot = G1LowLevel(scene)
+    bridge, io = _bridge(robot)
+    grasp, lift = _move(0.22, 0.15, 0.17).steps[0], _move(0.22, 0.15, 0.21).steps[0]
+    plan = StepPlan(
+        "torso_link",
+        (
+            grasp,
+            Step(StepKind.CLOSE, Stage.GRASP, "close"),
+            replace(lift, stage=Stage.LIFT, label="lift"),
+        ),
+    )
+    result = bridge.execute(plan)
+    assert result.status is ExecutionStatus.GRASP_FAILED, result.message
+    assert "left hand holds nothing after the lift" in result.message
+    assert result.failed_step == 2
+    _released(robot, io)
+
+
 def _released(robot: G1LowLevel, io: VirtualClockIo) -> None:
     """The bridge ramped the weight down to 0 without a jump, and physics applied it."""
     weights = _weights(io)
