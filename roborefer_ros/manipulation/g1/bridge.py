@@ -862,10 +862,11 @@ class _Run:
             return
         if closed_on_nothing(limits, self.cfg.hand, sample.q, threshold):
             shares = closure(limits, self.cfg.hand, sample.q)
+            low, high = f"{float(shares.min()):.0%}", f"{float(shares.max()):.0%}"
             raise _StopError(
                 ExecutionStatus.GRASP_FAILED,
                 f"the {self.side.value} hand holds nothing after the lift: every closing joint "
-                f"reached {float(shares.min()):.0%}-{float(shares.max()):.0%} of its travel "
+                f"reached {low if low == high else f'{low}-{high}'} of its travel "
                 f"(>= {threshold:.0%}: nothing between the fingers)",
             )
 
