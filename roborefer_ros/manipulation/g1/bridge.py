@@ -36,7 +36,7 @@ streamer), opens/closes the hand on OPEN/CLOSE, and ramps the weight down at the
 (CANCELED) and on an abort (EXECUTION_FAILED, with the reason). After the lift that follows a
 CLOSE the hand's measured joints are read (``G1Io.latest_hand``): a hand whose closing joints all
 reached ``empty_grasp_closure`` of their travel holds nothing, and the run stops there
-(GRASP_FAILED) instead of carrying an empty hand to the place.
+(GRASP_FAILED, the empty hand opened again) instead of carrying an empty hand to the place.
 """
 
 from __future__ import annotations
@@ -826,6 +826,8 @@ class _Run:
                 self.streamer.release()
             elif not self.streamer.abort_reason:
                 self.streamer.abort(stop.message, self.io.now_s())
+            if stop.status is ExecutionStatus.GRASP_FAILED:
+                self.ready_empty_hand()
             self.wind_down()
             failed = current if current >= 0 else None  # < 0: during the ramp-in
             return ExecutionResult(stop.status, stop.message, failed, tuple(self.durations))
@@ -843,6 +845,15 @@ class _Run:
             None,
             tuple(self.durations),
         )
+
+    def ready_empty_hand(self) -> None:
+        """Open the hand that closed on nothing, fingers straight (nothing to drop): the next
+        goal's approach would push its object with closed fingers. A hand that holds something
+        stays closed whatever stops the run."""
+        limits = self.bridge.hand_limits.get(self.side)
+        if limits is not None:
+            ready = dataclasses.replace(self.cfg.hand, open_spread_fraction=0.0)
+            self.hand = hand_command(limits, False, ready)
 
     def check_grasp(self) -> None:
         """GRASP_FAILED when the closed hand holds nothing (``empty_grasp_closure``): the object

@@ -40,9 +40,9 @@ from roborefer_ros.manipulation.g1.crc import LOWSTATE_STRUCT, lowstate_crc
 from roborefer_ros.manipulation.g1.hands import (
     HAND_JOINTS,
     HandCommand,
+    HandConfig,
     HandLimits,
-    close_targets,
-    open_targets,
+    closure,
 )
 from roborefer_ros.manipulation.g1.kinematics import ArmSide
 from roborefer_ros.ros.cdr_layout import FixedLayoutWriter
@@ -139,13 +139,8 @@ def hand_command_of(side: ArmSide, msg: Any) -> HandCommand:
 def closing_share(limits: HandLimits, command: HandCommand) -> float:
     """How far ``command`` closes the hand: the mean over its fingers (not thumb_0, which turns
     the thumb about the palm) of where each target lies from open (0) to fully closed (1)."""
-    shut, opened = close_targets(limits, 1.0), open_targets(limits)
-    shares = [
-        (command.motors[i].q - opened[i]) / (shut[i] - opened[i])
-        for i in range(1, len(HAND_JOINTS))
-        if abs(shut[i] - opened[i]) > 1e-6
-    ]
-    return float(np.mean(shares)) if shares else 0.0
+    full_range = HandConfig(close_fraction=1.0, open_spread_fraction=0.0)
+    return float(np.mean(closure(limits, full_range, [m.q for m in command.motors])))
 
 
 class G1KeyFrames:

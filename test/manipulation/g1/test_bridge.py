@@ -18,7 +18,7 @@ from roborefer_ros.manipulation.g1.arm_collision import (
 )
 from roborefer_ros.manipulation.g1.arm_sdk import ARM_SLOTS, StreamerConfig
 from roborefer_ros.manipulation.g1.bridge import G1Bridge, G1BridgeConfig
-from roborefer_ros.manipulation.g1.hands import load_hand_limits
+from roborefer_ros.manipulation.g1.hands import HandCommand, HandConfig, closure, load_hand_limits
 from roborefer_ros.manipulation.g1.kinematics import (
     ArmSide,
     G1KinematicsError,
@@ -114,6 +114,12 @@ def test_pick_and_place_plan_succeeds_and_reaches_every_pose(y: float) -> None:
     assert io.hand_log[-1][1].motors[4].q == 0.0  # opened at the place
 
 
+def _closing(command: HandCommand) -> float:
+    """0: the bridge's open command (thumb spread), 1: its close command."""
+    q = [m.q for m in command.motors]
+    return float(np.mean(closure(HANDS[command.side], HandConfig(), q)))
+
+
 def test_a_hand_that_closed_on_nothing_fails_the_grasp_after_the_lift() -> None:
     bridge, io = _bridge(FakeG1(object_in_hand=False))
     plan = _plan()
@@ -126,6 +132,21 @@ def test_a_hand_that_closed_on_nothing_fails_the_grasp_after_the_lift() -> None:
     assert plan.steps[result.failed_step - 1].kind is StepKind.CLOSE
     assert max(started) == result.failed_step  # nothing after the lift: no carry, no place
     assert io.arm_log[-1][1].weight == 0.0  # the arm handed back to the locomotion controller
+    # the empty hand opened again, fingers straight: the next goal does not approach with a fist
+    assert all(m.q == 0.0 for m in io.hand_log[-1][1].motors)
+    assert np.allclose(io.robot.hand_q[ArmSide.LEFT], 0.0, atol=0.01)
+
+
+def test_a_hand_that_holds_the_object_stays_closed_whatever_stops_the_run() -> None:
+    bridge, io = _bridge(FakeG1(stuck_slot=15, stuck_from_s=108.0))  # stuck while carrying
+    result = bridge.execute(_plan())
+    assert result.status is ExecutionStatus.EXECUTION_FAILED, result.message
+    plan = _plan()
+    assert result.failed_step is not None and plan.steps[result.failed_step].stage in (
+        Stage.LIFT,
+        Stage.PLACE,
+    )
+    assert _closing(io.hand_log[-1][1]) == pytest.approx(1.0)  # still closed: nothing dropped
 
 
 def test_a_held_object_passes_the_grasp_check() -> None:

@@ -234,6 +234,7 @@ def test_a_hand_closed_in_the_air_fails_the_grasp_on_the_lift(scene: SimScene) -
     assert "left hand holds nothing after the lift" in result.message
     assert result.failed_step == 2
     _released(robot, io)
+    assert np.max(np.abs(robot.hand_state(ArmSide.LEFT).q)) < 0.15  # opened again, in physics
 
 
 def _released(robot: G1LowLevel, io: VirtualClockIo) -> None:
