@@ -10,7 +10,7 @@ coming (``stale_from_s``), ``mode_machine`` changes (``mode_machine_from_s``), a
 The Dex3 hands' joints follow their HandCmd with the same lag. ``object_in_hand`` (default) stops
 every hand joint halfway to its command, as an object between the fingers does; without it the
 fingers reach their command (a hand that closed on nothing). ``hand_state`` False: no HandState
-is ever published.
+is ever published; ``hand_state_gap_s``: none within that time span.
 
 ``FakeG1Io`` implements ``G1Io`` on a virtual clock: ``sleep_until`` advances the robot, so a
 multi-second plan runs in milliseconds of wall time; every command is recorded with its time.
@@ -62,6 +62,7 @@ class FakeG1:
     command: ArmCommand | None = None
     object_in_hand: bool = True
     hand_state: bool = True
+    hand_state_gap_s: tuple[float, float] = (math.inf, math.inf)  # no HandState in [start, end)
     hand_q: dict[ArmSide, FloatArray] = field(
         default_factory=lambda: {side: np.zeros(NUM_HAND_MOTORS) for side in ArmSide}
     )
@@ -101,11 +102,18 @@ class FakeG1Io:
     arm_log: list[tuple[float, ArmCommand]] = field(default_factory=list)
     hand_log: list[tuple[float, HandCommand]] = field(default_factory=list)
     _state: LowStateSample | None = None
+    _hands: dict[ArmSide, HandStateSample] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._publish()
 
     def _publish(self) -> None:
+        start, end = self.robot.hand_state_gap_s
+        if self.robot.hand_state and not start <= self.t_s < end:
+            self._hands = {
+                side: HandStateSample(side, q.copy(), self.t_s)
+                for side, q in self.robot.hand_q.items()
+            }
         if self.t_s >= self.robot.stale_from_s:
             return
         self._state = LowStateSample(
@@ -119,9 +127,7 @@ class FakeG1Io:
         return self._state
 
     def latest_hand(self, side: ArmSide) -> HandStateSample | None:
-        if not self.robot.hand_state or self._state is None:  # published with the LowState
-            return None
-        return HandStateSample(side, self.robot.hand_q[side].copy(), self._state.received_s)
+        return self._hands.get(side)
 
     def send_arm(self, command: ArmCommand) -> None:
         self.arm_log.append((self.t_s, command))

@@ -858,14 +858,21 @@ class _Run:
     def check_grasp(self) -> None:
         """GRASP_FAILED when the closed hand holds nothing (``empty_grasp_closure``): the object
         was pushed away by the approach, slipped out on the lift, or was never between the
-        fingers. Without a fresh HandState the run goes on and says the grasp is unverified."""
+        fingers. A HandState older than ``hand_state_max_age_s`` is waited for (streaming on) as
+        long again; without a fresh one the run goes on and says the grasp is unverified."""
         threshold = self.cfg.empty_grasp_closure
         limits = self.bridge.hand_limits.get(self.side)
         if threshold is None or limits is None:
             return
-        sample = self.io.latest_hand(self.side)
-        age = None if sample is None else self.io.now_s() - sample.received_s
-        if sample is None or age is None or age > self.cfg.hand_state_max_age_s:
+        max_age = self.cfg.hand_state_max_age_s
+        deadline = self.io.now_s() + max_age
+        while True:
+            sample = self.io.latest_hand(self.side)
+            age = None if sample is None else self.io.now_s() - sample.received_s
+            if (age is not None and age <= max_age) or self.io.now_s() >= deadline:
+                break
+            self.guarded_tick()
+        if sample is None or age is None or age > max_age:
             why = "none received" if sample is None else f"the newest is {age:.2f} s old"
             self.grasp_unverified = (
                 f"grasp not verified: no fresh {self.side.value} HandState, {why}"

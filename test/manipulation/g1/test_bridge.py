@@ -149,6 +149,37 @@ def test_a_hand_that_holds_the_object_stays_closed_whatever_stops_the_run() -> N
     assert _closing(io.hand_log[-1][1]) == pytest.approx(1.0)  # still closed: nothing dropped
 
 
+def _lift_end_s(robot: FakeG1) -> float:
+    """When the lift of ``_plan()`` ends (the grasp check's moment) on the virtual clock."""
+    bridge, io = _bridge(robot, empty_grasp_closure=None)
+    plan = _plan()
+    started: dict[int, float] = {}
+    result = bridge.execute(plan, on_step=lambda index, _step: started.setdefault(index, io.t_s))
+    lift = [s.stage for s in plan.steps].index(Stage.LIFT)
+    return started[lift] + result.step_durations_s[lift]
+
+
+@pytest.mark.parametrize(
+    ("resumes_after_s", "status", "said"),
+    [
+        (0.3, ExecutionStatus.GRASP_FAILED, "holds nothing after the lift"),
+        (2.0, ExecutionStatus.SUCCEEDED, "grasp not verified: no fresh left HandState, the newest"),
+    ],
+    ids=["late", "gone"],
+)
+def test_a_late_hand_state_is_waited_for(
+    resumes_after_s: float, status: ExecutionStatus, said: str
+) -> None:
+    """At the check the newest HandState is 0.6 s old: the bridge streams on for up to 0.5 s
+    more for a fresh one; only when none comes is the grasp unverified."""
+    check_s = _lift_end_s(FakeG1(object_in_hand=False))
+    gap = (check_s - 0.6, check_s + resumes_after_s)
+    bridge, _io = _bridge(FakeG1(object_in_hand=False, hand_state_gap_s=gap))
+    result = bridge.execute(_plan())
+    assert result.status is status, result.message
+    assert said in result.message
+
+
 def test_a_held_object_passes_the_grasp_check() -> None:
     bridge, _io = _bridge(FakeG1(object_in_hand=True))
     result = bridge.execute(_plan())
