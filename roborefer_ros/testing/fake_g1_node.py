@@ -25,9 +25,9 @@ import rclpy
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
-from roborefer_ros.manipulation.g1.arm_sdk import NUM_MOTORS, ArmCommand, MotorCommand
-from roborefer_ros.manipulation.g1.hands import NUM_HAND_MOTORS, HandCommand
+from roborefer_ros.manipulation.g1.arm_sdk import NUM_MOTORS
 from roborefer_ros.manipulation.g1.kinematics import ArmSide
+from roborefer_ros.ros.pick_place.g1_backend import arm_command_of, hand_command_of
 from roborefer_ros.ros.spin_thread import spin_until_shutdown
 from roborefer_ros.testing.fake_g1 import FakeG1
 
@@ -81,10 +81,7 @@ class FakeG1Node(Node):
         super().destroy_node()
 
     def _on_command(self, msg: Any) -> None:
-        motors = tuple(
-            MotorCommand(m.mode, m.q, m.dq, m.tau, m.kp, m.kd) for m in msg.motor_cmd[:NUM_MOTORS]
-        )
-        command = ArmCommand(motors, msg.mode_pr, msg.mode_machine)
+        command, _crc, _reserve = arm_command_of(msg)
         now = time.monotonic()
         self.robot.step(now, now - self.last_step_s)
         self.last_step_s = now
@@ -94,11 +91,7 @@ class FakeG1Node(Node):
             self.first_command_s = now
 
     def _on_hand(self, side: ArmSide, msg: Any) -> None:
-        motors = tuple(
-            MotorCommand(m.mode, m.q, m.dq, m.tau, m.kp, m.kd)
-            for m in msg.motor_cmd[:NUM_HAND_MOTORS]
-        )
-        self.robot.receive_hand(HandCommand(side, motors))
+        self.robot.receive_hand(hand_command_of(side, msg))
 
     def _publish_loop(self) -> None:
         next_s = time.monotonic()

@@ -100,6 +100,29 @@ def fill_low_cmd(msg: Any, command: ArmCommand, fill_crc: bool) -> Any:
     return msg
 
 
+def motor_command_of(msg: Any) -> MotorCommand:
+    """One ``unitree_hg/MotorCmd`` as a ``MotorCommand`` (what a robot or simulator receives)."""
+    return MotorCommand(
+        int(msg.mode), float(msg.q), float(msg.dq), float(msg.tau), float(msg.kp), float(msg.kd)
+    )
+
+
+def arm_command_of(msg: Any) -> tuple[ArmCommand, int, tuple[int, int, int, int]]:
+    """(the command, its crc field, its reserve words) of a ``unitree_hg/LowCmd``."""
+    motors = tuple(motor_command_of(m) for m in msg.motor_cmd[:NUM_MOTORS])
+    reserve = tuple(int(r) for r in msg.reserve)
+    return (
+        ArmCommand(motors, int(msg.mode_pr), int(msg.mode_machine)),
+        int(msg.crc),
+        (reserve[0], reserve[1], reserve[2], reserve[3]),
+    )
+
+
+def hand_command_of(side: ArmSide, msg: Any) -> HandCommand:
+    """A ``unitree_hg/HandCmd`` for that hand as a ``HandCommand``."""
+    return HandCommand(side, tuple(motor_command_of(m) for m in msg.motor_cmd))
+
+
 def low_state_sample(msg: Any, received_s: float) -> LowStateSample:
     motors = msg.motor_state
     return LowStateSample(

@@ -35,7 +35,7 @@ import numpy as np
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
-from roborefer_ros.manipulation.g1.arm_sdk import NUM_MOTORS, ArmCommand, MotorCommand
+from roborefer_ros.manipulation.g1.arm_sdk import NUM_MOTORS
 from roborefer_ros.manipulation.g1.crc import LOWSTATE_STRUCT, lowstate_crc
 from roborefer_ros.manipulation.g1.hands import (
     HAND_JOINTS,
@@ -46,6 +46,7 @@ from roborefer_ros.manipulation.g1.hands import (
 )
 from roborefer_ros.manipulation.g1.kinematics import ArmSide
 from roborefer_ros.ros.cdr_layout import FixedLayoutWriter
+from roborefer_ros.ros.pick_place.g1_backend import arm_command_of, hand_command_of
 from roborefer_ros.sim import T_LINK_FROM_OPTICAL
 from roborefer_ros.sim.arms.g1_lowlevel import G1LowLevel, HandReading, LowStateReading
 from roborefer_ros.sim.episodes.live import SimSnapshot, SimWorld
@@ -112,28 +113,6 @@ class HandStateWriter:
         for name, values in (("q", reading.q), ("dq", reading.dq), ("tau_est", reading.tau_est)):
             self._writer.set(_paths("motor_state", _NUM_HAND, name), values)
         return self._writer.data()
-
-
-def arm_command_of(msg: Any) -> tuple[ArmCommand, int, tuple[int, int, int, int]]:
-    """(the command, its crc field, its reserve words) of a ``unitree_hg/LowCmd``."""
-    motors = tuple(
-        MotorCommand(int(m.mode), float(m.q), float(m.dq), float(m.tau), float(m.kp), float(m.kd))
-        for m in msg.motor_cmd[:NUM_MOTORS]
-    )
-    reserve = tuple(int(r) for r in msg.reserve)
-    return (
-        ArmCommand(motors, int(msg.mode_pr), int(msg.mode_machine)),
-        int(msg.crc),
-        (reserve[0], reserve[1], reserve[2], reserve[3]),
-    )
-
-
-def hand_command_of(side: ArmSide, msg: Any) -> HandCommand:
-    motors = tuple(
-        MotorCommand(int(m.mode), float(m.q), float(m.dq), float(m.tau), float(m.kp), float(m.kd))
-        for m in msg.motor_cmd
-    )
-    return HandCommand(side, motors)
 
 
 def closing_share(limits: HandLimits, command: HandCommand) -> float:
