@@ -200,9 +200,9 @@ class G1BridgeConfig:
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0.0):
                 raise ValueError(f"{name} must be finite and > 0, got {value!r}")
-        closure = self.empty_grasp_closure
-        if closure is not None and not (math.isfinite(closure) and 0.5 <= closure <= 1.0):
-            raise ValueError(f"empty_grasp_closure must be in [0.5, 1] or None, got {closure!r}")
+        empty = self.empty_grasp_closure
+        if empty is not None and not (math.isfinite(empty) and 0.5 <= empty <= 1.0):
+            raise ValueError(f"empty_grasp_closure must be in [0.5, 1] or None, got {empty!r}")
         offsets = self.place_yaw_offsets_rad
         if not offsets or not all(math.isfinite(v) and abs(v) <= math.pi for v in offsets):
             raise ValueError(f"place_yaw_offsets_rad must be 1+ angles in [-pi, pi], got {offsets}")
