@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
@@ -60,7 +59,9 @@ def test_g1_yaml_holds_the_grasp_settings_proven_in_simulation() -> None:
     cfg = read_config({**default_values(), **data["pick_place_node"]["ros__parameters"]})
     g1 = GRASP_CONFIGS["g1"]
     assert cfg.plan_frame == "torso_link"
-    assert dataclasses.replace(cfg.grasp, linear_speed_scale=g1.linear_speed_scale) == g1
+    # every field, the speed of the linear steps included: the live graph runs this file, the
+    # in-process batch GRASP_CONFIGS, and a slower approach shoves objects differently
+    assert cfg.grasp == g1
 
 
 def test_the_in_process_g1_bridge_runs_the_robots_file() -> None:
@@ -90,7 +91,7 @@ def test_the_live_episode_runs_the_robots_file_with_the_in_process_grasp(robot: 
         values.update(data.get("pick_place_node", {}).get("ros__parameters", {}) or {})
     grasp = read_config(values).grasp
     expected = GRASP_CONFIGS[robot]
-    assert dataclasses.replace(grasp, linear_speed_scale=expected.linear_speed_scale) == expected
+    assert grasp == expected  # the linear steps' speed too (test above)
 
 
 @pytest.mark.parametrize(
