@@ -18,7 +18,8 @@ Invariants every tick (the safety tests check them):
 - the weight changes by at most ``dt_s / ramp_in_s`` (up) or ``dt_s / ramp_out_s`` (down).
 
 Motion runs on the robot's clock: each tick advances the desired joints and the weight by the
-time the robot reports since the previous tick (``LowState.tick``, at most ``dt_s``), so when
+time the robot reports since the previous tick (``LowState.tick``, at most ``dt_s``; what a
+late state brings beyond that is spent by the next tick, up to one period), so when
 the state stream pauses (no new LowState: a simulator that fell behind, a congested link) the
 command waits for the arm instead of running ahead of it and tripping the tracking abort. A
 source without a tick, or whose tick stands still while fresh states arrive, is paced by the
@@ -182,6 +183,7 @@ class ArmStreamer:
     _hold_until_s: float = 0.0
     _last_measured: FloatArray | None = None
     _last_clock: tuple[float, int] | None = None  # (received_s, tick_ms) of the last state
+    _owed_s: float = 0.0  # robot time a tick could not spend (at most dt_s), for the next one
 
     # -- commands from the executor ------------------------------------------------------------
 
@@ -197,6 +199,7 @@ class ArmStreamer:
         self.weight = 0.0
         self.abort_reason = ""
         self._last_clock = None
+        self._owed_s = 0.0
         self.phase = Phase.RAMP_IN
 
     def set_target(self, side: ArmSide, q: npt.ArrayLike, speed_scale: float = 1.0) -> FloatArray:
@@ -342,7 +345,10 @@ class ArmStreamer:
 
     def _robot_period(self, state: LowStateSample | None) -> float:
         """Seconds the robot advanced since the previous tick, in [0, dt_s] (module docstring):
-        0 when no new state came; ``dt_s`` without a usable tick."""
+        0 when no new state came; ``dt_s`` without a usable tick. What a tick cannot spend (a
+        state 24 ms after the last one) is owed to the next, up to one period: a jittery
+        stream keeps the robot's pace (cut at dt_s alone, 24/16 ms loses a tenth), a pause
+        longer than a period is still waited out."""
         dt = self.config.dt_s
         if state is None or state.tick_ms is None:
             return dt
@@ -352,7 +358,12 @@ class ArmStreamer:
         if state.received_s == last[0]:
             return 0.0
         elapsed = ((state.tick_ms - last[1]) & 0xFFFFFFFF) * 1e-3  # uint32 ms, wraps
-        return dt if elapsed <= 0.0 else min(elapsed, dt)
+        if elapsed <= 0.0:
+            return dt
+        available = elapsed + self._owed_s
+        period = min(available, dt)
+        self._owed_s = min(available - period, dt)
+        return period
 
     def _step_desired(self, period: float) -> None:
         limit = self.config.v_max_rad_s * period

@@ -303,6 +303,20 @@ def test_a_fast_robot_clock_never_moves_the_command_faster_than_v_max() -> None:
     assert _max_step(loop.commands) == pytest.approx(CFG.v_max_rad_s * CFG.dt_s)
 
 
+def test_a_jittery_robot_clock_keeps_the_robots_pace() -> None:
+    """States 24 and 16 ms apart (20 on average, as DDS delivers a 500 Hz LowState to a 50 Hz
+    loop): the command moves as far as 20 ms ticks would, never more than v_max * dt a tick."""
+    loop = TickedLoop()
+    loop.until(Phase.TRACK)
+    loop.streamer.set_target(ArmSide.LEFT, TARGET)
+    before = _left(loop.commands[-1])
+    for k in range(20):
+        loop.step(robot_ms=24 if k % 2 == 0 else 16)
+    moved = np.max(np.abs(_left(loop.commands[-1]) - before))
+    assert moved == pytest.approx(20 * CFG.v_max_rad_s * CFG.dt_s)  # cut at dt alone: 18
+    assert _max_step(loop.commands) <= CFG.v_max_rad_s * CFG.dt_s + 1e-12
+
+
 def test_a_tick_that_stands_still_is_no_clock() -> None:
     """Fresh states whose tick never moves: paced by the control period, as without a tick."""
     loop = TickedLoop()
