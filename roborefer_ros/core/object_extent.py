@@ -30,7 +30,9 @@ Confidence (0..1) multiplies the evidence: enough object points, a support plane
 most of the window's background, an object that does not run out of the window or the image, and
 the share of the footprint the visible points cover (``visible_fraction``). A ROUND body cut by
 the image's border is the exception: its circle is fixed by the arc seen, so the evidence is the
-share of its disc inside the view; a cut box's hidden side could lie anywhere (0.3). Nothing
+share of its disc inside the view; a cut box's hidden side could lie anywhere (0.3), unless the
+cut took only a side face or a corner of it: when each of its footprint rectangle's four sides
+rests on points away from the border, the rectangle is fixed and the box is seen whole. Nothing
 here raises for a bad scene: an estimate that could not be made has confidence 0 and says why
 (``reason``).
 """
@@ -264,8 +266,18 @@ def estimate_extent(
     if footprint is None:
         return _failed("the object's footprint is degenerate", n)
     shape, centre2, axis2, length, width, body2 = footprint
-    # the outermost samples lie on average half a sample spacing inside the object's edges
+    # the samples within three of the image's border: a side resting only on them may be a cut
+    near_border = (
+        (uu < 3 * stride)
+        | (uu >= img_w - 3 * stride)
+        | (vv < 3 * stride)
+        | (vv >= img_h - 3 * stride)
+    )[region]
     spacing = stride * z0 / camera.fx
+    whole = shape is Shape.BOX and _sides_seen(
+        xy, near_border, centre2, axis2, length, width, spacing
+    )
+    # the outermost samples lie on average half a sample spacing inside the object's edges
     length, width = length + spacing / 2, width + spacing / 2
     visible = _coverage(xy, centre2, axis2, length, width, max(_COVER_CELL_M, 1.5 * spacing))
     centre = e1 * centre2[0] + e2 * centre2[1] - normal * offset  # a point of the plane
@@ -281,6 +293,8 @@ def estimate_extent(
         out = _disc_out_of_view(camera, body, normal, width, top)
         evidence.append(1.0 - out)
         reasons.append(f"the object reaches the image's border ({out:.0%} of its disc out of view)")
+    elif cut == "image" and whole:
+        reasons.append("the object reaches the image's border (its footprint seen whole)")
     elif cut:
         evidence.append(0.3)
         reasons.append(f"the object runs out of the {cut} (part of it unseen)")
@@ -619,6 +633,29 @@ def _min_area_rectangle(
     x, y = hull[:, 0], hull[:, 1]
     hull_area = 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
     return centre, axis, float(a.max() - a.min()), float(b.max() - b.min()), hull_area
+
+
+def _sides_seen(
+    xy: FloatArray,
+    near_border: BoolArray,
+    centre: FloatArray,
+    axis: FloatArray,
+    length: float,
+    width: float,
+    spacing: float,
+) -> bool:
+    """Whether each side of the footprint rectangle rests on object points away from the image's
+    border (``near_border``: per point of ``xy``). A rectangle is fixed by its four sides: a box
+    whose side face or corner runs out of the image, its four sides still seen, is seen whole; a
+    side seen only along the border may be where the image cut the object."""
+    normal = np.array([-axis[1], axis[0]])
+    a = (xy - centre) @ axis
+    b = (xy - centre) @ normal
+    inside = ~near_border
+    for along, half in ((a, length / 2), (a, -length / 2), (b, width / 2), (b, -width / 2)):
+        if not bool(np.any(inside & (np.abs(along - half) <= spacing))):
+            return False
+    return True
 
 
 def _top_hidden(heights: FloatArray, top: float) -> bool:

@@ -286,6 +286,35 @@ def test_an_object_cut_by_the_image_border_has_a_low_confidence() -> None:
     assert extent.confidence < 0.35
 
 
+def test_a_box_whose_front_face_alone_reaches_the_border_is_seen_whole() -> None:
+    """The box's front face runs out of the image's bottom edge, its top face is inside: all
+    four sides of its footprint rest on points away from the border, so it keeps its confidence
+    and its true size; 1 cm nearer, its top face is cut too and the confidence drops."""
+    box = Shape3("box", (0.0, -0.28), (0.10, 0.06, 0.05))
+    whole, _, centre = estimate([box])
+    assert "seen whole" in whole.reason
+    assert whole.confidence > 0.9
+    assert whole.length_m == pytest.approx(0.10, abs=0.004)
+    assert whole.width_m == pytest.approx(0.06, abs=0.004)
+    assert math.hypot(centre[0], centre[1] + 0.28) < 0.003
+    cut, _, _ = estimate([Shape3("box", (0.0, -0.30), (0.10, 0.06, 0.05))])
+    assert "runs out of the image" in cut.reason
+    assert cut.confidence < 0.35
+
+
+@pytest.mark.parametrize("x", [0.33, 0.35])
+def test_a_turned_box_whose_corner_face_reaches_the_right_border_keeps_its_size(x: float) -> None:
+    """Turned 30 degrees at the image's right edge, the box's near side face runs out of the
+    image while its top face stays inside: seen whole, with its true size and centre."""
+    box = Shape3("box", (x, 0.0), (0.10, 0.06, 0.05), yaw=math.radians(30))
+    extent, yaw, centre = estimate([box])
+    assert "seen whole" in extent.reason
+    assert extent.length_m == pytest.approx(0.10, abs=0.005)
+    assert extent.width_m == pytest.approx(0.06, abs=0.005)
+    assert yaw_error_deg(yaw, math.radians(30)) < 2.0
+    assert math.hypot(centre[0] - x, centre[1]) < 0.004
+
+
 def test_a_round_body_cut_by_the_image_border_is_completed_from_its_arc() -> None:
     """A can at the image's right edge (its far right quarter out of view): its circle comes from
     the arc seen, so its diameter and centre hold, and the confidence drops by the share of its
