@@ -266,7 +266,7 @@ def estimate_extent(
     if footprint is None:
         return _failed("the object's footprint is degenerate", n)
     shape, centre2, axis2, length, width, body2 = footprint
-    # the samples within three of the image's border: a side resting only on them may be a cut
+    # samples within three strides of the image's border: a side seen only there may be a cut
     near_border = (
         (uu < 3 * stride)
         | (uu >= img_w - 3 * stride)
