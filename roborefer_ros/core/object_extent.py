@@ -266,17 +266,18 @@ def estimate_extent(
     if footprint is None:
         return _failed("the object's footprint is degenerate", n)
     shape, centre2, axis2, length, width, body2 = footprint
-    # samples within three strides of the image's border: a side seen only there may be a cut
-    near_border = (
-        (uu < 3 * stride)
-        | (uu >= img_w - 3 * stride)
-        | (vv < 3 * stride)
-        | (vv >= img_h - 3 * stride)
-    )[region]
     spacing = stride * z0 / camera.fx
-    whole = shape is Shape.BOX and _sides_seen(
-        xy, near_border, centre2, axis2, length, width, spacing
-    )
+    cut = _cut_sides(region, (us[0], us[-1], vs[0], vs[-1]), (img_w, img_h), stride)
+    whole = False
+    if cut == "image" and shape is Shape.BOX:
+        # samples within three strides of the image's border: a side seen only there may be a cut
+        near_border = (
+            (uu < 3 * stride)
+            | (uu >= img_w - 3 * stride)
+            | (vv < 3 * stride)
+            | (vv >= img_h - 3 * stride)
+        )[region]
+        whole = _sides_seen(xy, near_border, centre2, axis2, length, width, spacing)
     # the outermost samples lie on average half a sample spacing inside the object's edges
     length, width = length + spacing / 2, width + spacing / 2
     visible = _coverage(xy, centre2, axis2, length, width, max(_COVER_CELL_M, 1.5 * spacing))
@@ -284,7 +285,6 @@ def estimate_extent(
     body = e1 * body2[0] + e2 * body2[1] - normal * offset
     x_axis = e1 * axis2[0] + e2 * axis2[1]
     x_axis /= np.linalg.norm(x_axis)
-    cut = _cut_sides(region, (us[0], us[-1], vs[0], vs[-1]), (img_w, img_h), stride)
     evidence = [min(1.0, n / (4.0 * cfg.min_points)), min(1.0, plane_share / 0.3), visible]
     reasons = []
     if cut == "image" and shape is Shape.ROUND:
@@ -293,7 +293,7 @@ def estimate_extent(
         out = _disc_out_of_view(camera, body, normal, width, top)
         evidence.append(1.0 - out)
         reasons.append(f"the object reaches the image's border ({out:.0%} of its disc out of view)")
-    elif cut == "image" and whole:
+    elif whole:
         reasons.append("the object reaches the image's border (its footprint seen whole)")
     elif cut:
         evidence.append(0.3)
