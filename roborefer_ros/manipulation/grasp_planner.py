@@ -358,4 +358,12 @@ def plan_pick_place(request: PlanRequest, cfg: GraspConfig) -> StepPlan:
             Step(StepKind.OPEN, Stage.PLACE, "open"),
             Step(StepKind.LINEAR, Stage.RETREAT, "retreat", _t(retreat, q_place), slow),
         ]
-    return StepPlan(frame=request.frame, steps=tuple(steps), object_half_height_m=size[2] / 2)
+    # FRONTAL: the hand closes across the plan frame's y (its thumb on one side of the object,
+    # palm and fingers on the other); a backend with a one-sided hand needs the width there.
+    grip = known[1] if cfg.style is GraspStyle.FRONTAL and request.pick_point is not None else 0.0
+    return StepPlan(
+        frame=request.frame,
+        steps=tuple(steps),
+        object_half_height_m=size[2] / 2,
+        grip_width_m=max(0.0, grip),
+    )

@@ -50,6 +50,9 @@ class StepPlan:
     frame: str  # every tcp_pose is expressed in this frame (e.g. base_link)
     steps: tuple[Step, ...]
     object_half_height_m: float = 0.0  # of the held object, used for the place height
+    # The grasped object's extent across the hand, between the fingers' side and the thumb's
+    # (plan frame, FRONTAL: along y); 0: unknown or not needed (a parallel gripper centres it).
+    grip_width_m: float = 0.0
 
 
 class ExecutionStatus(Enum):

@@ -177,6 +177,15 @@ class G1BridgeConfig:
     # (in order; needs the waist chain): the whole plan runs with the torso turned, the arm
     # reaching as if the targets had turned the other way.
     waist_yaw_offsets_rad: tuple[float, ...] = (0.25, -0.25, 0.5, -0.5)
+    # The open Dex3 is one-sided: its palm and fingers reach palm_face_lateral_m from the palm
+    # towards the thumb, the thumb lies back by the wrist. An object wider than twice the room
+    # left there (the plan's grip_width_m) meets the palm's and fingers' front edges on its way
+    # in and is pushed 2-3 cm before the hand closes (measured in simulation). Such a plan's
+    # TCP moves towards the thumb until the object reaches into that band by at most
+    # palm_overlap_m: ik.tcp_lateral_m, or palm_face_lateral_m + width / 2 - palm_overlap_m if
+    # larger. None: the TCP stays at ik.tcp_lateral_m.
+    palm_face_lateral_m: float = 0.023
+    palm_overlap_m: float | None = 0.01
 
     def __post_init__(self) -> None:
         if self.plan_frame != BASE_FRAME:
@@ -206,6 +215,10 @@ class G1BridgeConfig:
         offsets = self.place_yaw_offsets_rad
         if not offsets or not all(math.isfinite(v) and abs(v) <= math.pi for v in offsets):
             raise ValueError(f"place_yaw_offsets_rad must be 1+ angles in [-pi, pi], got {offsets}")
+        for name in ("palm_face_lateral_m", "palm_overlap_m"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value >= 0.0):
+                raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
         turns = self.waist_yaw_offsets_rad
         if not all(math.isfinite(v) and 0.0 < abs(v) <= 1.0 for v in turns):
             raise ValueError(f"waist_yaw_offsets_rad must be angles in [-1, 1] rad, not 0: {turns}")
@@ -309,9 +322,21 @@ class G1Bridge:
         self.last_choice: PlanChoice | None = None
         self.waist = waist
         self._ik_memo: dict[object, IkSolution | G1KinematicsError] | None = None
+        self._ik = config.ik  # the IK options of the plan being chosen (its TCP: ``ik_for``)
 
     def available(self) -> tuple[bool, str]:
         return True, ""
+
+    def ik_for(self, plan: StepPlan) -> IkOptions:
+        """The IK options for ``plan``: its TCP moved towards the thumb for a wide grip
+        (``G1BridgeConfig.palm_overlap_m``)."""
+        ik, overlap = self.config.ik, self.config.palm_overlap_m
+        if overlap is None or plan.grip_width_m <= 0.0:
+            return ik
+        lateral = self.config.palm_face_lateral_m + plan.grip_width_m / 2 - overlap
+        if lateral <= ik.tcp_lateral_m:
+            return ik
+        return dataclasses.replace(ik, tcp_lateral_m=lateral)
 
     # -- planning -------------------------------------------------------------------------------
 
@@ -416,7 +441,7 @@ class G1Bridge:
     ) -> IkSolution:
         """``solve_ik`` to the IK's tolerance; for a pose of the place half (``placing``) that
         misses it, again to ``place_position_tolerance_m`` (the first error kept)."""
-        ik = self.config.ik
+        ik = self._ik
         try:
             return self._solve_with(chain, pose, q_seed, ik)
         except G1KinematicsError as err:
@@ -507,6 +532,7 @@ class G1Bridge:
         first arm's first error when none does (the arm on the target's side, unturned, is the
         plan as asked). With a depth frame, the first arm that solves runs the candidate chosen
         against the scene (module docstring); ``last_choice`` says which."""
+        self._ik = self.ik_for(plan)
         scene = self._scene_for(plan, q_measured)
         self._ik_memo = {}
         try:
@@ -665,7 +691,7 @@ class G1Bridge:
         return best_route
 
     def _body_model(self) -> ArmBodyModel:
-        ik = self.config.ik
+        ik = self._ik
         return dataclasses.replace(
             self.config.body, tcp_offset_m=ik.tcp_offset_m, tcp_lateral_m=ik.tcp_lateral_m
         )
