@@ -267,6 +267,22 @@ def test_frontal_grasp_from_the_centre_keeps_the_hand_above_the_support() -> Non
     np.testing.assert_allclose(grasp, (0.30, -0.15, -0.10 + 0.05), atol=1e-9)
 
 
+def test_a_frontal_plan_carries_the_objects_width_across_the_hand() -> None:
+    cfg = GraspConfig(style=GraspStyle.FRONTAL)
+    box = PlanRequest("torso_link", (0.30, -0.15, -0.05), TABLE, (0.10, 0.06, 0.12))
+    assert plan_pick_place(box, cfg).grip_width_m == pytest.approx(0.06)
+    # turned a quarter turn, its long side lies across the hand
+    turned = dataclasses.replace(box, object_yaw_rad=math.pi / 2)
+    assert plan_pick_place(turned, cfg).grip_width_m == pytest.approx(0.10)
+    # an unknown width, a place-only plan and a top-down gripper (which centres the object
+    # itself) carry none
+    unknown = dataclasses.replace(box, object_size_m=(0.10, 0.0, 0.12))
+    assert plan_pick_place(unknown, cfg).grip_width_m == 0.0
+    place_only = dataclasses.replace(box, pick_point=None)
+    assert plan_pick_place(place_only, cfg).grip_width_m == 0.0
+    assert plan_pick_place(box, CFG).grip_width_m == 0.0
+
+
 def test_place_approach_distance_sets_the_pre_place_height() -> None:
     cfg = GraspConfig(place_approach_distance_m=0.05)
     plan = plan_pick_place(PlanRequest("base_link", PICK, TABLE), cfg)

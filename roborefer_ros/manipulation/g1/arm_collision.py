@@ -55,6 +55,9 @@ class ArmBodyModel:
     )
     thumb_m: float = 0.025
     held_m: float = 0.04  # a held object's horizontal half-width, assumed
+    # the held object's centre this far from the TCP towards the thumb (a wide grip's grasp
+    # point, moved off the palm by the bridge; the hand's own parts stay where they are)
+    held_lateral_m: float = 0.0
     step_rad: float = 0.05  # joint-space sampling of a segment
 
 
@@ -90,7 +93,7 @@ def arm_spheres(
         + _segment(at(model.thumb_tcp[0]), at(model.thumb_tcp[1]), model.thumb_m)
     )
     if held_half_height_m is not None:
-        tcp = T_tcp[:3, 3]
+        tcp = at((0.0, model.held_lateral_m, 0.0))
         down = np.array([0.0, 0.0, -1.0])
         parts += [(tcp, model.held_m), (tcp + down * held_half_height_m, model.held_m)]
     centres = np.stack([c for c, _ in parts])

@@ -691,9 +691,14 @@ class G1Bridge:
         return best_route
 
     def _body_model(self) -> ArmBodyModel:
-        ik = self._ik
+        """The arm's spheres about the configured grasp point (where the hand's parts were
+        measured), the held object's at the plan's (``ik_for``)."""
+        ik = self.config.ik
         return dataclasses.replace(
-            self.config.body, tcp_offset_m=ik.tcp_offset_m, tcp_lateral_m=ik.tcp_lateral_m
+            self.config.body,
+            tcp_offset_m=ik.tcp_offset_m,
+            tcp_lateral_m=ik.tcp_lateral_m,
+            held_lateral_m=self._ik.tcp_lateral_m - ik.tcp_lateral_m,
         )
 
     def _scene_for(self, plan: StepPlan, q_measured: FloatArray) -> HeightMap | None:

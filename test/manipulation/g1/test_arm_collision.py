@@ -3,6 +3,7 @@ against a height map."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import numpy as np
@@ -107,3 +108,17 @@ def test_a_held_object_hangs_below_the_hand() -> None:
     assert len(holding) == len(empty) + 2
     assert holding[-1][2] == pytest.approx(holding[-2][2] - 0.05)
     assert radii[-1] == MODEL.held_m
+
+
+@pytest.mark.parametrize("side", list(ArmSide))
+def test_a_wide_grip_moves_the_held_object_towards_the_thumb_not_the_hand(side: ArmSide) -> None:
+    centred, _ = arm_spheres(CHAINS[side], REACH[side], MODEL, held_half_height_m=0.05)
+    wide = dataclasses.replace(MODEL, held_lateral_m=0.01)
+    moved, _ = arm_spheres(CHAINS[side], REACH[side], wide, held_half_height_m=0.05)
+    np.testing.assert_array_equal(moved[:-2], centred[:-2])  # the arm and hand stay put
+    # the object 1 cm farther from the palm: towards the thumb, which lies on the body's side
+    # (+y of torso_link for the right hand, -y for the left) in this forward reach
+    shift = moved[-2:] - centred[-2:]
+    np.testing.assert_allclose(np.linalg.norm(shift, axis=1), 0.01, atol=1e-12)
+    inward = 1.0 if side is ArmSide.RIGHT else -1.0
+    assert shift[0][1] * inward > 0.005

@@ -4,6 +4,7 @@ mapping of every failure, and the safety invariants over the whole command strea
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import pytest
@@ -562,3 +563,59 @@ def test_a_plan_no_arm_reaches_with_the_waist_held_runs_with_the_waist_turned() 
     arms = np.array([c.q(ARM_SLOTS) for _, c in io.arm_log[: arrived + 1]])
     np.testing.assert_allclose(arms, np.broadcast_to(arms[0], arms.shape), atol=1e-12)
     _assert_safe_stream(io, config)
+
+
+DEX3 = IkOptions(tcp_offset_m=0.06, tcp_lateral_m=0.045)  # config/g1.yaml's grasp point
+
+
+def _dex3_plan(y: float, width: float) -> StepPlan:
+    """A box on a table at the simulated G1's grasp height (torso_link), width across the hand."""
+    request = PlanRequest(
+        frame="torso_link",
+        pick_point=(0.28, y, 0.08),
+        place=PlaceSurface((0.30, y + 0.06 * np.sign(y), 0.02), (0.0, 0.0, 1.0)),
+        object_size_m=(0.06, width, 0.10),
+    )
+    return plan_pick_place(request, GRASP)
+
+
+@pytest.mark.parametrize("y", [0.18, -0.18], ids=["left", "right"])
+@pytest.mark.parametrize(
+    ("width", "palm_to_centre"),
+    [(0.08, 0.023 + 0.04 - 0.01), (0.04, 0.045), (0.0, 0.045)],
+    ids=["wide", "narrow", "unknown"],
+)
+def test_a_wide_grip_moves_the_palm_off_the_objects_side(
+    y: float, width: float, palm_to_centre: float
+) -> None:
+    """The open Dex3's palm and fingers reach 2.3 cm from the palm towards the thumb: an 8 cm
+    box centred 4.5 cm away would meet their front edges on the way in. Its plan runs with the
+    palm moved away until the box reaches 1 cm into that band; a narrow or unknown one keeps
+    the configured grasp point."""
+    bridge, _ = _bridge(ik=DEX3)
+    plan = _dex3_plan(y, width)
+    assert plan.grip_width_m == width
+    assert bridge.execute(plan).status is ExecutionStatus.SUCCEEDED
+    assert bridge.last_choice is not None
+    side = bridge.last_choice.side
+    approach = next(i for i, s in enumerate(plan.steps) if s.label == "approach")
+    (segment,) = [s for s in bridge.last_choice.segments if s.step == approach]
+    # the palm's position, in the TCP's axes: z along the fingers, y the palm's -y
+    palm = forward_kinematics(CHAINS[side], segment.waypoints[-1])
+    grasp = plan.steps[approach].tcp_pose
+    assert grasp is not None
+    offset = np.array(grasp.translation) - palm[:3, 3]
+    # the object's centre (the plan's grasp point): ahead along the fingers by the TCP offset,
+    # towards the thumb (the palm's +y on the right hand, -y on the left) by the lateral one
+    thumb = -palm[:3, 1] if side is ArmSide.RIGHT else palm[:3, 1]
+    np.testing.assert_allclose(float(offset @ palm[:3, 2]), 0.06, atol=0.004)
+    np.testing.assert_allclose(float(offset @ thumb), palm_to_centre, atol=0.004)
+
+
+def test_the_palm_shift_can_be_turned_off_and_is_validated() -> None:
+    bridge, _ = _bridge(ik=DEX3, palm_overlap_m=None)
+    assert bridge.ik_for(dataclasses.replace(_plan(), grip_width_m=0.10)) == DEX3
+    with pytest.raises(ValueError, match="palm_overlap_m"):
+        G1BridgeConfig(palm_overlap_m=-0.01)
+    with pytest.raises(ValueError, match="palm_face_lateral_m"):
+        G1BridgeConfig(palm_face_lateral_m=math.nan)
