@@ -9,7 +9,9 @@ Inputs, all in the plan frame (e.g. ``base_link`` for the UR5, ``torso_link`` fo
 Output: a ``StepPlan`` of tool-centre-point (TCP) poses — pre-grasp, linear approach, close, linear
 lift, pre-place, linear place, open, linear retreat. The TCP sits between the fingertips; the
 flange pose (``tool0``) is a backend concern (each backend composes its own TCP offset), so the
-same plan drives MoveIt, the simulation and the G1.
+same plan drives MoveIt, the simulation and the G1. A frontal plan also carries the object's
+width across the hand (``StepPlan.grip_width_m``): the G1's one-sided hand grips a wide object
+off its palm's edge (``G1BridgeConfig.palm_overlap_m``).
 
 Geometry, with ``a`` the approach axis (the TCP's +z) and ``d`` the grasp depth:
 
