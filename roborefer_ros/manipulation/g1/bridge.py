@@ -183,9 +183,10 @@ class G1BridgeConfig:
     # in and is pushed 2-3 cm before the hand closes (measured in simulation). Such a plan's
     # TCP moves towards the thumb until the object reaches into that band by at most
     # palm_overlap_m: ik.tcp_lateral_m, or palm_face_lateral_m + width / 2 - palm_overlap_m if
-    # larger. None: the TCP stays at ik.tcp_lateral_m.
+    # larger. None (the default: a hand of unknown shape): the TCP stays at ik.tcp_lateral_m;
+    # the Dex3 (config/g1.yaml, the simulated G1): 0.01.
     palm_face_lateral_m: float = 0.023
-    palm_overlap_m: float | None = 0.01
+    palm_overlap_m: float | None = None
 
     def __post_init__(self) -> None:
         if self.plan_frame != BASE_FRAME:

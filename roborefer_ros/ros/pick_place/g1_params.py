@@ -74,6 +74,21 @@ G1_PARAMETERS: tuple[ParameterSpec, ...] = (
         range=(-0.1, 0.1),
     ),
     P(
+        "g1_palm_overlap_m",
+        -1.0,
+        "g1: grip an object wider than the hand's room off the palm's edge: move the TCP towards "
+        "the thumb until the object reaches at most this far into the palm's band (< 0: off; "
+        "config/g1.yaml: 0.01 for the Dex3).",
+        range=(-1.0, 0.1),
+    ),
+    P(
+        "g1_palm_face_lateral_m",
+        0.023,
+        "g1: the open hand's palm and fingers reach this far from the palm link towards the "
+        "thumb (Dex3 URDF); used with g1_palm_overlap_m.",
+        range=(0.0, 0.1),
+    ),
+    P(
         "g1_gravity_feedforward",
         True,
         "g1: send the upper body's gravity torques (URDF inertias) as MotorCmd.tau.",
@@ -215,6 +230,8 @@ def read_g1_config(values: dict[str, Any], plan_frame: str) -> G1BackendConfig:
         hand_duration_s=float(values["g1_hand_duration_s"]),
         empty_grasp_closure=float(values["g1_empty_grasp_closure"]) or None,
         place_position_tolerance_m=float(values["g1_place_position_tolerance_m"]),
+        palm_face_lateral_m=float(values["g1_palm_face_lateral_m"]),
+        palm_overlap_m=overlap if (overlap := float(values["g1_palm_overlap_m"])) >= 0 else None,
     )
     topics = G1Topics(
         arm_sdk=str(values["g1_arm_sdk_topic"]),

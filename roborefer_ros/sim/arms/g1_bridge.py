@@ -55,7 +55,8 @@ _LIFTED_M = 0.02  # an object this far above its place before the plan rose with
 # config/g1.yaml's bridge settings (the g1_* defaults, the Dex3's grasp point as its TCP, the IK
 # tolerance; test/ros/pick_place/test_params.py holds them equal)
 G1_BRIDGE_CONFIG = G1BridgeConfig(
-    ik=IkOptions(tcp_offset_m=0.06, tcp_lateral_m=0.045, position_tolerance_m=0.005)
+    ik=IkOptions(tcp_offset_m=0.06, tcp_lateral_m=0.045, position_tolerance_m=0.005),
+    palm_overlap_m=0.01,
 )
 
 

@@ -592,7 +592,7 @@ def test_a_wide_grip_moves_the_palm_off_the_objects_side(
     box centred 4.5 cm away would meet their front edges on the way in. Its plan runs with the
     palm moved away until the box reaches 1 cm into that band; a narrow or unknown one keeps
     the configured grasp point."""
-    bridge, _ = _bridge(ik=DEX3)
+    bridge, _ = _bridge(ik=DEX3, palm_overlap_m=0.01)
     plan = _dex3_plan(y, width)
     assert plan.grip_width_m == width
     assert bridge.execute(plan).status is ExecutionStatus.SUCCEEDED
@@ -612,7 +612,8 @@ def test_a_wide_grip_moves_the_palm_off_the_objects_side(
     np.testing.assert_allclose(float(offset @ thumb), palm_to_centre, atol=0.004)
 
 
-def test_the_palm_shift_can_be_turned_off_and_is_validated() -> None:
+def test_the_palm_shift_is_off_unless_configured_and_is_validated() -> None:
+    assert G1BridgeConfig().palm_overlap_m is None  # a hand of unknown shape: as configured
     bridge, _ = _bridge(ik=DEX3, palm_overlap_m=None)
     assert bridge.ik_for(dataclasses.replace(_plan(), grip_width_m=0.10)) == DEX3
     with pytest.raises(ValueError, match="palm_overlap_m"):
