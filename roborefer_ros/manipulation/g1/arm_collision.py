@@ -93,9 +93,9 @@ def arm_spheres(
         + _segment(at(model.thumb_tcp[0]), at(model.thumb_tcp[1]), model.thumb_m)
     )
     if held_half_height_m is not None:
-        tcp = at((0.0, model.held_lateral_m, 0.0))
+        held = at((0.0, model.held_lateral_m, 0.0))  # the object's centre (at the TCP or beside)
         down = np.array([0.0, 0.0, -1.0])
-        parts += [(tcp, model.held_m), (tcp + down * held_half_height_m, model.held_m)]
+        parts += [(held, model.held_m), (held + down * held_half_height_m, model.held_m)]
     centres = np.stack([c for c, _ in parts])
     radii = np.array([r for _, r in parts])
     return centres, radii
