@@ -187,6 +187,12 @@ class G1BridgeConfig:
     # the Dex3 (config/g1.yaml, the simulated G1): 0.01.
     palm_face_lateral_m: float = 0.023
     palm_overlap_m: float | None = None
+    # A plan whose first MOVE is straight above its next pose (a frontal grasp's descent onto
+    # the pre-grasp, GraspConfig.frontal_descent_m): when an arm's pick half does not solve
+    # with it, that MOVE lowered to these fractions of its height above the next pose, in turn,
+    # before the next arm. Near the chest the level hand cannot rise far: the line down flips
+    # the IK or leaves the reach.
+    lead_in_scales: tuple[float, ...] = (0.5,)
 
     def __post_init__(self) -> None:
         if self.plan_frame != BASE_FRAME:
@@ -220,6 +226,9 @@ class G1BridgeConfig:
             value = getattr(self, name)
             if value is not None and not (math.isfinite(value) and value >= 0.0):
                 raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
+        scales = self.lead_in_scales
+        if not all(math.isfinite(v) and 0.0 <= v < 1.0 for v in scales):
+            raise ValueError(f"lead_in_scales must be fractions in [0, 1), got {scales}")
         turns = self.waist_yaw_offsets_rad
         if not all(math.isfinite(v) and 0.0 < abs(v) <= 1.0 for v in turns):
             raise ValueError(f"waist_yaw_offsets_rad must be angles in [-1, 1] rad, not 0: {turns}")
@@ -278,6 +287,22 @@ def _turned_plan(plan: StepPlan, T_turned_from_now: FloatArray) -> StepPlan:
         )
         for step in plan.steps
     )
+    return dataclasses.replace(plan, steps=steps)
+
+
+def _lowered_lead_in(plan: StepPlan, scale: float) -> StepPlan | None:
+    """``plan`` with its first MOVE lowered to ``scale`` of its height above the next pose, when
+    it is straight above that pose (a lead-in descent); None when it has no such MOVE."""
+    if len(plan.steps) < 2:
+        return None
+    lead, after = plan.steps[0], plan.steps[1]
+    if lead.kind is not StepKind.MOVE or lead.tcp_pose is None or after.tcp_pose is None:
+        return None
+    (x0, y0, z0), (x1, y1, z1) = lead.tcp_pose.translation, after.tcp_pose.translation
+    if math.hypot(x0 - x1, y0 - y1) > 1e-3 or z0 <= z1:
+        return None
+    lowered = _at_height(lead.tcp_pose, z1 + scale * (z0 - z1))
+    steps = (dataclasses.replace(lead, tcp_pose=lowered), *plan.steps[1:])
     return dataclasses.replace(plan, steps=steps)
 
 
@@ -603,19 +628,21 @@ class G1Bridge:
             routes = (None, *self.config.carry_rises_m)
             for d in self.config.place_shifts_m:
                 shifts += [(d, 0.0), (-d, 0.0), (0.0, d), (0.0, -d)]
-        for side in sides:
+        lowered = (_lowered_lead_in(plan, s) for s in self.config.lead_in_scales)
+        variants = [plan, *(v for v in lowered if v is not None)]
+        for side, variant in itertools.product(sides, variants):
             q_seed = q_measured[list(side.motor_slots)]
             solved: list[PlanChoice] = []
             transits: list[float | None] = [None]
             if scene is not None:
-                transit = self._choose_transit(plan, side, q_seed, scene, T_scene_from_arm)
+                transit = self._choose_transit(variant, side, q_seed, scene, T_scene_from_arm)
                 if transit is not None:
                     transits.insert(0, transit)  # the joint-space one if the pick half fails
             for transit in transits:
                 for shift, rise, yaw in itertools.product(shifts, routes, yaws):
                     try:
                         segments = self.plan_segments(
-                            plan, side, q_seed, yaw, rise, shift, transit_rise_m=transit
+                            variant, side, q_seed, yaw, rise, shift, transit_rise_m=transit
                         )
                     except _PlanningError as err:
                         if first_error is None:
@@ -626,7 +653,7 @@ class G1Bridge:
                     intrusion = (
                         0.0
                         if scene is None
-                        else self._place_intrusion(plan, side, segments, scene, T_scene_from_arm)
+                        else self._place_intrusion(variant, side, segments, scene, T_scene_from_arm)
                     )
                     solved.append(
                         PlanChoice(
