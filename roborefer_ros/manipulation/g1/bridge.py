@@ -23,7 +23,10 @@ simulated scenes a deeper intrusion of every candidate meant a blocked arm which
 and the plan as asked then succeeded most often (docs/benchmarks.md). The plan's first move, from
 the arm where it hangs to the first pose, is checked too: when its joint-space swing meets the
 scene, the arm swings to that pose risen by one of ``transit_rises_m`` and comes straight down
-onto it if that meets the scene less (``PlanChoice.transit_rise_m``).
+onto it if that meets the scene less (``PlanChoice.transit_rise_m``). When an arm's pick half
+does not solve and the plan's first MOVE is straight above its next pose (a frontal grasp's
+descent onto the pre-grasp), that arm tries again with the MOVE lowered by ``lead_in_scales``
+before the next arm is tried: near the chest the level hand cannot rise far.
 
 A pose of the place half that the IK reaches only to within ``place_position_tolerance_m`` (not
 the IK's own, kept for the grasp) is accepted: a placement's tolerance, not a grasp's. When no

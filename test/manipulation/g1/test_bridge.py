@@ -620,3 +620,58 @@ def test_the_palm_shift_is_off_unless_configured_and_is_validated() -> None:
         G1BridgeConfig(palm_overlap_m=-0.01)
     with pytest.raises(ValueError, match="palm_face_lateral_m"):
         G1BridgeConfig(palm_face_lateral_m=math.nan)
+
+
+def _near_chest_plan(y: float) -> StepPlan:
+    """A frontal grasp near the chest, as the simulated G1 plans it (torso_link): from 18 cm
+    behind the object, down 8 cm onto the pre-grasp first (GraspConfig.frontal_descent_m)."""
+    x, z = 0.32, 0.086
+    return StepPlan(
+        "torso_link",
+        (
+            Step(
+                StepKind.MOVE, Stage.APPROACH, "above", Transform((x - 0.18, y, z + 0.08), FRONTAL)
+            ),
+            Step(
+                StepKind.LINEAR, Stage.APPROACH, "pre-grasp", Transform((x - 0.18, y, z), FRONTAL)
+            ),
+            Step(StepKind.LINEAR, Stage.APPROACH, "approach", Transform((x, y, z), FRONTAL)),
+            Step(StepKind.CLOSE, Stage.GRASP, "close"),
+        ),
+    )
+
+
+@pytest.mark.parametrize("y", [0.10, -0.08], ids=["left", "right"])
+def test_a_lead_in_the_arm_cannot_come_down_is_lowered_before_the_other_arm(y: float) -> None:
+    """Near the chest the level hand cannot rise 8 cm above the pre-grasp and come straight down
+    (the IK flips or the reach ends on the way): the arm on the target's side runs the plan
+    with that descent halved instead of handing it to the arm reaching across the body."""
+    config = {"ik": dataclasses.replace(DEX3, position_tolerance_m=0.005), "try_other_arm": False}
+    plan = _near_chest_plan(y)
+    strict, _ = _bridge(lead_in_scales=(), **config)
+    refused = strict.execute(plan)
+    assert refused.status is ExecutionStatus.PLANNING_FAILED
+    assert refused.failed_step is not None and refused.failed_step < 3  # the way down
+    bridge, io = _bridge(**config)
+    assert bridge.config.lead_in_scales == (0.5,)
+    result = bridge.execute(plan)
+    assert result.status is ExecutionStatus.SUCCEEDED, result.message
+    assert bridge.last_choice is not None
+    side = bridge.last_choice.side
+    assert side is ArmSide.for_target(y)
+    ends = {s.step: s.waypoints[-1] for s in bridge.last_choice.segments if s.waypoints}
+    tcp = {i: forward_kinematics(CHAINS[side], q, 0.06, 0.045)[:3, 3] for i, q in ends.items()}
+    tolerance = bridge.config.ik.position_tolerance_m
+    pre_grasp, approach = (plan.steps[i].tcp_pose for i in (1, 2))
+    assert pre_grasp is not None and approach is not None
+    lowered = np.array(pre_grasp.translation) + np.array([0.0, 0.0, 0.04])
+    assert np.linalg.norm(tcp[0] - lowered) <= tolerance  # half the descent
+    assert np.linalg.norm(tcp[1] - np.array(pre_grasp.translation)) <= tolerance
+    assert np.linalg.norm(tcp[2] - np.array(approach.translation)) <= tolerance
+    _assert_safe_stream(io, bridge.config.streamer)
+
+
+@pytest.mark.parametrize("scales", [(1.0,), (-0.1,), (math.nan,)])
+def test_lead_in_scales_are_validated(scales: tuple[float, ...]) -> None:
+    with pytest.raises(ValueError, match="lead_in_scales"):
+        G1BridgeConfig(lead_in_scales=scales)

@@ -185,10 +185,11 @@ def test_in_process_g1_episodes_execute_through_the_arm_bridge(
 
 
 def test_an_episode_whose_approach_pushes_the_object_away_ends_in_a_missed_grasp() -> None:
-    """Seed 39: the frontal approach pushes the box out of the closing hand. The bridge reads the
-    empty hand after the lift and stops (GRASP_FAILED): the episode is a missed grasp, not a
-    "successful" plan that carried nothing to the place."""
-    result = sim_episode.run_episode(39, robot="g1")
+    """Seed 103: the hand comes down onto the cake beside the cup, and the palm pushes the cup
+    out of the closing hand. The bridge reads the empty hand after the lift and stops
+    (GRASP_FAILED): the episode is a missed grasp, not a "successful" plan that carried nothing
+    to the place. (Seed 39, whose approach pushed its box, grasps since the lead-in is lowered.)"""
+    result = sim_episode.run_episode(103, robot="g1")
     assert not result.success
     assert result.status is ExecutionStatus.GRASP_FAILED, result.message
     assert result.failure_class is sim_episode.FailureClass.GRASP_MISSED
