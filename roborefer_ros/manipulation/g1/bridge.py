@@ -23,10 +23,11 @@ simulated scenes a deeper intrusion of every candidate meant a blocked arm which
 and the plan as asked then succeeded most often (docs/benchmarks.md). The plan's first move, from
 the arm where it hangs to the first pose, is checked too: when its joint-space swing meets the
 scene, the arm swings to that pose risen by one of ``transit_rises_m`` and comes straight down
-onto it if that meets the scene less (``PlanChoice.transit_rise_m``). When an arm's pick half
-does not solve and the plan's first MOVE is straight above its next pose (a frontal grasp's
-descent onto the pre-grasp), that arm tries again with the MOVE lowered by ``lead_in_scales``
-before the next arm is tried: near the chest the level hand cannot rise far.
+onto it if that meets the scene less (``PlanChoice.transit_rise_m``). When the plan does not
+solve with an arm (its pick half, or no place candidate) and its first MOVE is straight above
+its next pose (a frontal grasp's descent onto the pre-grasp), that arm tries again with the MOVE
+lowered by ``lead_in_scales`` before the next arm is tried: near the chest the level hand cannot
+rise far.
 
 A pose of the place half that the IK reaches only to within ``place_position_tolerance_m`` (not
 the IK's own, kept for the grasp) is accepted: a placement's tolerance, not a grasp's. When no
@@ -191,10 +192,10 @@ class G1BridgeConfig:
     palm_face_lateral_m: float = 0.023
     palm_overlap_m: float | None = None
     # A plan whose first MOVE is straight above its next pose (a frontal grasp's descent onto
-    # the pre-grasp, GraspConfig.frontal_descent_m): when an arm's pick half does not solve
-    # with it, that MOVE lowered to these fractions of its height above the next pose, in turn,
-    # before the next arm. Near the chest the level hand cannot rise far: the line down flips
-    # the IK or leaves the reach.
+    # the pre-grasp, GraspConfig.frontal_descent_m): when the plan does not solve with an arm
+    # (in the simulated scenes: its pick half), that MOVE lowered to these fractions of its
+    # height above the next pose, in turn, before the next arm. Near the chest the level hand
+    # cannot rise far: the line down flips the IK or leaves the reach.
     lead_in_scales: tuple[float, ...] = (0.5,)
 
     def __post_init__(self) -> None:
