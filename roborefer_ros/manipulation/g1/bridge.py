@@ -184,7 +184,7 @@ class G1BridgeConfig:
     # The open Dex3 is one-sided: its palm and fingers reach palm_face_lateral_m from the palm
     # towards the thumb, the thumb lies back by the wrist. An object wider than twice the room
     # left there (the plan's grip_width_m) meets the palm's and fingers' front edges on its way
-    # in and is pushed 2-3 cm before the hand closes (measured in simulation). Such a plan's
+    # in and is pushed before the hand closes (6-63 mm, simulated boxes). Such a plan's
     # TCP moves towards the thumb until the object reaches into that band by at most
     # palm_overlap_m: ik.tcp_lateral_m, or palm_face_lateral_m + width / 2 - palm_overlap_m if
     # larger. None (the default: a hand of unknown shape): the TCP stays at ik.tcp_lateral_m;
